@@ -1,0 +1,282 @@
+"""AuditLog: the sequencer. Orders appends, group-commits them, keeps the Merkle tree, signs.
+
+Plain asyncio; one instance per log (inside the single ``AuditSequencer`` Ray replica, or a test).
+Append contract: ``await append(record)`` returns the record's leaf index only once the record is
+committed (durable). If the store fails, every append of the failed batch raises
+``AuditUnavailable`` and nothing of that batch is written (one transaction per batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .checkpoint import Checkpoint, sign_checkpoint
+from .config import AuditConfig
+from .content import ContentVault, KeyEncryptionKey
+from .errors import AuditIntegrityError, AuditUnavailable, StoreConflict
+from .merkle import MerkleTree, leaf_hash
+from .record import AuditRecord, format_time
+from .signer import Signer
+from .store.base import AuditStore, ContentRow, LeafRow, RecordFilter
+
+__all__ = ["AuditLog", "QueryPage"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    records: list[tuple[int, AuditRecord]]
+    next_cursor: int | None  # pass back as ``cursor`` to continue; None when exhausted
+
+
+@dataclass
+class _Pending:
+    leaf: LeafRow  # index filled in at commit time
+    content: object | None
+    future: asyncio.Future[int] = field(repr=False)
+
+
+class AuditLog:
+    def __init__(
+        self,
+        store: AuditStore,
+        signer: Signer,
+        config: AuditConfig,
+        *,
+        kek: KeyEncryptionKey | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if config.capture == "redacted" and kek is None:
+            raise ValueError("audit.capture=redacted needs a key-encryption key")
+        self.store = store
+        self.signer = signer
+        self.config = config
+        self.vault = ContentVault(store, kek) if kek is not None else None
+        self._clock = clock
+        self._tree = MerkleTree()
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._checkpoint_due = asyncio.Event()
+        self._since_checkpoint = 0
+        self._latest: Checkpoint | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild the tree from the store, check it against the latest checkpoint, start tasks."""
+        await asyncio.to_thread(self._load)
+        self._running = True
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="audit-writer"),
+            asyncio.create_task(self._checkpointer(), name="audit-checkpointer"),
+        ]
+
+    def _load(self) -> None:
+        tree = MerkleTree(self.store.leaf_hashes())
+        latest = self.store.latest_checkpoint()
+        if latest is not None and (
+            latest.tree_size > tree.size or tree.root(latest.tree_size) != latest.root_hash
+        ):
+            raise AuditIntegrityError(
+                "stored leaves do not match the latest signed checkpoint",
+                evidence={"checkpoint": latest.to_json(), "stored_size": tree.size},
+            )
+        tail_from = latest.tree_size if latest else 0
+        for row in self.store.leaves(tail_from, tree.size):
+            if leaf_hash(row.body) != row.leaf_hash or tree.leaf(row.index) != row.leaf_hash:
+                raise AuditIntegrityError(f"leaf {row.index} does not hash its record")
+        self._tree, self._latest = tree, latest
+        self._since_checkpoint = tree.size - tail_from
+
+    async def close(self) -> None:
+        """Commit what is queued, sign a final checkpoint, stop."""
+        if not self._running:
+            return
+        self._running = False
+        self._wake.set()
+        self._checkpoint_due.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._sign_checkpoint()
+
+    # -- appending ---------------------------------------------------------------------------
+
+    async def append(self, record: AuditRecord, content: str | None = None) -> int:
+        """Append ``record``; return its leaf index once durable. Raises AuditUnavailable.
+
+        ``content`` (already redacted text) is stored encrypted when capture=redacted and the
+        record has a tenant; otherwise it is dropped.
+        """
+        if not self._running:
+            raise AuditUnavailable("audit log is not running")
+        if record.content is not None:
+            raise ValueError("AuditRecord.content is set by the log, not by callers")
+        sealed = None
+        if content is not None and self.vault is not None and record.tenant:
+            try:
+                sealed = await asyncio.to_thread(self.vault.seal, record.tenant, content)
+            except Exception as e:
+                raise AuditUnavailable(f"cannot seal captured content: {e}") from e
+            record = record.model_copy(update={"content": sealed.ref})
+        body = record.canonical_bytes()
+        leaf = LeafRow(
+            -1,
+            leaf_hash(body),
+            format_time(record.time),
+            record.tenant,
+            record.event_type,
+            record.outcome,
+            body,
+        )
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(leaf, sealed, fut))
+        self._wake.set()
+        return await fut
+
+    async def _writer(self) -> None:
+        cfg = self.config
+        while self._running or self._queue:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if len(self._queue) < cfg.batch_max_records and cfg.batch_max_wait_ms > 0:
+                await asyncio.sleep(cfg.batch_max_wait_ms / 1000)
+            batch = self._queue[: cfg.batch_max_records]
+            del self._queue[: cfg.batch_max_records]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        for attempt in range(3):
+            start = self._tree.size
+            leaves = [
+                LeafRow(start + i, p.leaf.leaf_hash, *_meta(p.leaf)) for i, p in enumerate(batch)
+            ]
+            contents: list[ContentRow] = [
+                p.content.row(start + i)  # type: ignore[attr-defined]
+                for i, p in enumerate(batch)
+                if p.content is not None
+            ]
+            try:
+                await asyncio.to_thread(self.store.append_batch, start, leaves, contents)
+            except StoreConflict as e:
+                # Another writer (e.g. the CLI's audit.exported record) appended: catch up.
+                logger.info("audit store moved ahead (%s); catching up", e)
+                if attempt == 2 or not await self._catch_up():
+                    self._fail(batch, AuditUnavailable(f"audit store conflict: {e}"))
+                    return
+                continue
+            except Exception as e:
+                logger.error("audit store append failed: %s", type(e).__name__)
+                self._fail(batch, AuditUnavailable(f"audit store unavailable: {e}"))
+                return
+            for leaf in leaves:
+                self._tree.append(leaf.leaf_hash)
+            for i, p in enumerate(batch):
+                if not p.future.done():
+                    p.future.set_result(start + i)
+            self._since_checkpoint += len(batch)
+            if self._since_checkpoint >= self.config.checkpoint_every_records:
+                self._checkpoint_due.set()
+            return
+
+    async def _catch_up(self) -> bool:
+        try:
+            rows = await asyncio.to_thread(self.store.leaves, self._tree.size, 2**62)
+        except Exception:
+            return False
+        for row in rows:
+            if row.index != self._tree.size or leaf_hash(row.body) != row.leaf_hash:
+                raise AuditIntegrityError(f"foreign leaf {row.index} is inconsistent")
+            self._tree.append(row.leaf_hash)
+            self._since_checkpoint += 1
+        return True
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: Exception) -> None:
+        for p in batch:
+            if not p.future.done():
+                p.future.set_exception(error)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    async def _checkpointer(self) -> None:
+        period = self.config.checkpoint_every_seconds
+        last = time.monotonic()
+        while self._running:
+            timeout = max(0.0, period - (time.monotonic() - last))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._checkpoint_due.wait(), timeout)
+            self._checkpoint_due.clear()
+            if not self._running:
+                return
+            try:
+                await self._sign_checkpoint()
+            except Exception as e:  # keep trying; appends surface store failures themselves
+                logger.error("audit checkpoint failed: %s", type(e).__name__)
+            last = time.monotonic()
+
+    async def _sign_checkpoint(self) -> Checkpoint:
+        size = self._tree.size
+        cp = sign_checkpoint(self.signer, size, self._tree.root(size), self._clock())
+        await asyncio.to_thread(self.store.add_checkpoint, cp)
+        self._latest = cp
+        self._since_checkpoint = self._tree.size - size
+        return cp
+
+    async def checkpoint_now(self) -> Checkpoint:
+        """Sign and store a checkpoint over everything durable now (used before an export)."""
+        return await self._sign_checkpoint()
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        return self._latest
+
+    # -- proofs and queries ------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    def root(self, tree_size: int | None = None) -> bytes:
+        return self._tree.root(tree_size)
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        return self._tree.inclusion_proof(index, tree_size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        return self._tree.consistency_proof(old_size, new_size)
+
+    async def query(
+        self, filters: RecordFilter, limit: int = 100, cursor: int | None = None
+    ) -> QueryPage:
+        """Records matching ``filters`` in index order; ``cursor`` is the last index seen."""
+        limit = max(1, min(limit, 1000))
+        rows = await asyncio.to_thread(self.store.query, filters, cursor, limit)
+        records = [(r.index, AuditRecord.from_canonical(r.body)) for r in rows]
+        nxt = rows[-1].index if len(rows) == limit else None
+        return QueryPage(records, nxt)
+
+    async def read_content(self, record: AuditRecord) -> str:
+        """Decrypt a record's captured content. Raises ContentShredded after shredding."""
+        if self.vault is None or record.content is None:
+            raise KeyError("record has no captured content")
+        return await asyncio.to_thread(self.vault.open, record.content)
+
+    async def shred_tenant(self, tenant: str) -> int:
+        """Crypto-shred ``tenant``'s captured content; the caller audits the action."""
+        if self.vault is None:
+            return 0
+        return await asyncio.to_thread(self.vault.shred_tenant, tenant)
+
+
+def _meta(leaf: LeafRow) -> tuple[str, str | None, str, str, bytes]:
+    return leaf.time, leaf.tenant, leaf.event_type, leaf.outcome, leaf.body
