@@ -1,0 +1,186 @@
+"""Bastion (real `bastion serve`: Ray Serve + HTTP + SSE) vs. the same engine called in-process.
+
+Streams the same completions at 1, 4 and 16 concurrent clients through both, in one run, and
+prints tokens/s, TTFT p50/p95 and request latency p50/p95 with Bastion/in-process ratios.
+
+    .venv/bin/python bench/serving.py [--tokens 32] [--requests-per-client 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODEL = "smollm2-135m-instruct"
+PROMPT = "Here is a list of numbers: 1, 2, 3, 4, 5,"
+LEVELS = (1, 4, 16)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def run_level(
+    one: Callable[[], Awaitable[tuple[float, float, int]]], clients: int, per_client: int
+) -> dict[str, float]:
+    ttfts: list[float] = []
+    latencies: list[float] = []
+    tokens = 0
+
+    async def worker() -> None:
+        nonlocal tokens
+        for _ in range(per_client):
+            ttft, latency, n = await one()
+            ttfts.append(ttft)
+            latencies.append(latency)
+            tokens += n
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    wall = time.perf_counter() - start
+    return {
+        "tokens_per_s": tokens / wall,
+        "ttft_p50_ms": 1000 * statistics.median(ttfts),
+        "ttft_p95_ms": 1000 * pct(ttfts, 0.95),
+        "latency_p50_ms": 1000 * statistics.median(latencies),
+        "latency_p95_ms": 1000 * pct(latencies, 0.95),
+        "requests": len(latencies),
+        "tokens": tokens,
+    }
+
+
+async def in_process(tokens: int, per_client: int) -> dict[int, dict[str, float]]:
+    from models.engines import GenerationRequest
+    from models.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine(MODEL, context_length=2048, threads=2)
+    await engine.start()
+    request = GenerationRequest(PROMPT, max_tokens=tokens, temperature=0.0)
+
+    async def one() -> tuple[float, float, int]:
+        start = time.perf_counter()
+        first, n = None, 0
+        async for delta in engine.generate(request):
+            if first is None and delta.text:
+                first = time.perf_counter() - start
+            if delta.usage is not None:
+                n = delta.usage.completion_tokens
+        return first or 0.0, time.perf_counter() - start, n
+
+    await one()  # warm-up
+    results = {c: await run_level(one, c, per_client) for c in LEVELS}
+    await engine.close()
+    return results
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen, str, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp / "bastion.yaml"
+    config.write_text(
+        "log_level: WARNING\nmodels:\n  - name: smollm2-135m-instruct\n    threads: 2\n"
+        "    context_length: 2048\n"
+    )
+    out = open(tmp / "out.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "bastion"), "serve", "--config", str(config),
+         "--port", str(port), "--data-dir", str(tmp / "data")],
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("bastion serve exited:\n" + (tmp / "out.log").read_text()[-3000:])
+        time.sleep(1)
+    key = next(line for line in (tmp / "out.log").read_text().splitlines() if line.startswith("bst_"))
+    return proc, url, key
+
+
+async def through_bastion(url: str, key: str, tokens: int, per_client: int) -> dict:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
+        body = {"model": MODEL, "prompt": PROMPT, "max_tokens": tokens, "temperature": 0,
+                "stream": True, "stream_options": {"include_usage": True}}
+        headers = {"authorization": f"Bearer {key}"}
+
+        async def one() -> tuple[float, float, int]:
+            start = time.perf_counter()
+            first, n = None, 0
+            async with http.stream("POST", "/v1/completions", json=body, headers=headers) as r:
+                r.raise_for_status()
+                async for line in r.aiter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    event = json.loads(line[6:])
+                    if first is None and event["choices"] and event["choices"][0]["text"]:
+                        first = time.perf_counter() - start
+                    if event.get("usage"):
+                        n = event["usage"]["completion_tokens"]
+            return first or 0.0, time.perf_counter() - start, n
+
+        await one()  # warm-up
+        return {c: await run_level(one, c, per_client) for c in LEVELS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--requests-per-client", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+    base = asyncio.run(in_process(args.tokens, args.requests_per_client))
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, key = start_server(Path(tmp))
+        try:
+            served = asyncio.run(through_bastion(url, key, args.tokens, args.requests_per_client))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(60)
+
+    print(f"{'clients':>7} {'path':<11} {'tok/s':>7} {'TTFT p50':>9} {'TTFT p95':>9} "
+          f"{'lat p50':>8} {'lat p95':>8}")
+    report = {}
+    for c in LEVELS:
+        for name, res in (("in-process", base[c]), ("bastion", served[c])):
+            print(f"{c:>7} {name:<11} {res['tokens_per_s']:7.1f} {res['ttft_p50_ms']:8.1f}ms "
+                  f"{res['ttft_p95_ms']:8.1f}ms {res['latency_p50_ms']:7.0f}ms "
+                  f"{res['latency_p95_ms']:7.0f}ms")
+        ratio = served[c]["tokens_per_s"] / base[c]["tokens_per_s"]
+        overhead = served[c]["ttft_p50_ms"] - base[c]["ttft_p50_ms"]
+        print(f"{c:>7} {'ratio':<11} throughput {ratio:.3f}x  TTFT p50 overhead {overhead:+.1f} ms")
+        report[c] = {"in_process": base[c], "bastion": served[c],
+                     "throughput_ratio": ratio, "ttft_p50_overhead_ms": overhead}
+    print(f"target: throughput ratio at 16 clients >= 0.9 -> {report[16]['throughput_ratio']:.3f}; "
+          f"TTFT p50 overhead <= 25 ms -> {report[1]['ttft_p50_overhead_ms']:+.1f} ms (1 client)")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

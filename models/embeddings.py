@@ -1,0 +1,85 @@
+"""Sentence embeddings (bundled all-MiniLM-L6-v2) for /v1/embeddings and the semantic cache."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+from models.engines.base import EngineUnavailable
+from models.weights import bundled_embedding_dir
+
+__all__ = ["Embedder", "EmbeddingResult"]
+
+
+class EmbeddingResult:
+    __slots__ = ("prompt_tokens", "vectors")
+
+    def __init__(self, vectors: list[list[float]], prompt_tokens: int) -> None:
+        self.vectors = vectors
+        self.prompt_tokens = prompt_tokens
+
+
+class Embedder:
+    """A sentence-transformers model loaded from a local folder, normalized vectors."""
+
+    def __init__(self, name: str = "all-minilm-l6-v2", path: str | None = None) -> None:
+        self.name = name
+        self._path = path
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise EngineUnavailable("sentence-transformers is not installed") from exc
+            where = self._path or str(bundled_embedding_dir())
+            self._model = SentenceTransformer(where, device="cpu", local_files_only=True)
+
+    @property
+    def dimensions(self) -> int:
+        self.start()
+        return int(self._model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        self.start()
+        return int(self._model.get_max_seq_length() or 256)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        self.start()
+        tokenizer = self._model.tokenizer
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
+
+    def check_lengths(self, texts: list[str]) -> dict[str, str] | None:
+        """An error (wire format) when an input exceeds the model's window, else None."""
+        longest = max(self.count_tokens(texts))
+        if longest > self.max_tokens:
+            return {
+                "kind": "context_length",
+                "message": f"an input is {longest} tokens; this model accepts {self.max_tokens}",
+            }
+        return None
+
+    async def embed_request(self, texts: list[str]) -> dict[str, Any]:
+        """In-process twin of the Embedder deployment: checked, off the event loop."""
+        error = self.check_lengths(texts)
+        if error:
+            return {"error": error}
+        result = await asyncio.to_thread(self.embed, texts)
+        return {"vectors": result.vectors, "prompt_tokens": result.prompt_tokens}
+
+    def embed(self, texts: list[str]) -> EmbeddingResult:
+        """Normalized vectors for ``texts`` (check lengths first: the model truncates)."""
+        self.start()
+        vectors = self._model.encode(
+            texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return EmbeddingResult(vectors.tolist(), sum(self.count_tokens(texts)))

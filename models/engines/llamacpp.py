@@ -1,0 +1,160 @@
+"""llama.cpp engine (llama-cpp-python): quantized GGUF weights on CPU, or offloaded to a GPU."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from models.engines._streaming import StopMatcher, stream_from_thread
+from models.engines.base import (
+    Delta,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    GenerationRequest,
+    ModelInfo,
+    Usage,
+)
+from models.engines.chat_template import render_chat_template
+from models.weights import resolve_model_path
+
+__all__ = ["LlamaCppEngine"]
+
+
+class LlamaCppEngine(Engine):
+    """One ``llama_cpp.Llama`` instance; generations run one at a time on a private thread.
+
+    llama.cpp contexts are not thread-safe, so requests queue on a single-worker executor; a
+    cancelled request leaves the queue at its next token.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: str = "v1",
+        path: str | None = None,
+        context_length: int = 2048,
+        threads: int | None = None,
+        n_gpu_layers: int = 0,
+    ) -> None:
+        self._path = path
+        self._threads = threads or max(1, min(os.cpu_count() or 1, 8))
+        self._gpu_layers = n_gpu_layers
+        self._llm: Any = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
+        self._start_lock = asyncio.Lock()
+        self.tokens_generated = 0  # lifetime total; shows that cancelled requests stop early
+        self.info = ModelInfo(name, version, "llamacpp", context_length)
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._llm is not None:
+                return
+            path = resolve_model_path(self._path)
+            loop = asyncio.get_running_loop()
+            self._llm = await loop.run_in_executor(self._executor, self._load, str(path))
+            meta = self._llm.metadata
+            self._template = meta.get("tokenizer.chat_template")
+            self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "false") == "true"
+            self._bos = self._token_text(self._llm.token_bos())
+            self._eos = self._token_text(self._llm.token_eos())
+            self.info = ModelInfo(
+                self.info.name,
+                self.info.version,
+                "llamacpp",
+                self.info.context_length,
+                {"architecture": meta.get("general.architecture"), "file": path.name},
+            )
+
+    def _load(self, path: str) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise EngineUnavailable("llama-cpp-python is not installed (extra [cpu])") from exc
+        return Llama(
+            model_path=path,
+            n_ctx=self.info.context_length,
+            n_threads=self._threads,
+            n_threads_batch=self._threads,
+            n_gpu_layers=self._gpu_layers,
+            verbose=False,
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def _require(self) -> Any:
+        if self._llm is None:
+            raise EngineUnavailable("engine not started")
+        return self._llm
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        self._require()
+        return render_chat_template(self._template, messages, self._bos, self._eos)
+
+    def _tokens(self, text: str) -> list[int]:
+        return self._require().tokenize(text.encode("utf-8"), add_bos=self._add_bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokens(text))
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        llm = self._require()
+        prompt = self._tokens(request.prompt)
+        self.check_context(len(prompt), request.max_tokens)
+        return stream_from_thread(self._executor, lambda cancel: self._run(llm, prompt, request, cancel))
+
+    def _run(
+        self,
+        llm: Any,
+        prompt: list[int],
+        request: GenerationRequest,
+        cancel: threading.Event,
+    ) -> Iterator[Delta]:
+        if request.seed is not None:
+            llm.set_seed(request.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher(request.stop)
+        produced, finish, cut = 0, "length", False
+        try:
+            tokens = llm.generate(
+                prompt,
+                temp=request.temperature,
+                top_p=request.top_p,
+                top_k=0 if request.temperature > 0 else 1,
+                min_p=0.0,
+                repeat_penalty=1.0,
+                reset=True,
+            )
+            for token in tokens:
+                if llm._model.token_is_eog(token):
+                    finish = "stop"
+                    break
+                produced += 1
+                self.tokens_generated += 1
+                text, cut = stops.feed(decoder.decode(llm.detokenize([token])))
+                if text:
+                    yield Delta(text)
+                if cut:
+                    finish = "stop"
+                    break
+                if produced >= request.max_tokens or cancel.is_set():
+                    break
+        except Exception as exc:
+            raise EngineError(f"llama.cpp generation failed: {type(exc).__name__}") from exc
+        tail = ""
+        if not cut:
+            tail, _ = stops.feed(decoder.decode(b"", final=True))
+            tail += stops.flush()
+        yield Delta(tail, finish, Usage(len(prompt), produced))
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._llm = None

@@ -1,0 +1,310 @@
+"""HTTP mapping: FastAPI routes, OpenAI-style error bodies, SSE streaming.
+
+This is the one place where exceptions become status codes (``error_response``) and the one
+place where a failure inside a stream becomes an error event (``sse``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from models.registry import ModelNotFound
+from policies.access import AuthenticationFailed, Role
+from serving import protocol
+from serving.gateway import (
+    Gateway,
+    InvalidRequest,
+    PermissionDenied,
+    RequestContext,
+    UpstreamError,
+)
+from serving.observability import METRICS, REQUEST_ID, render_metrics
+
+__all__ = ["create_api", "error_response"]
+
+log = logging.getLogger("bastion.api")
+
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable_error",
+}
+
+
+def _body(message: str, status: int, param: str | None = None, code: str | None = None) -> dict:
+    kind = _STATUS_TYPES.get(status, "server_error")
+    return {"error": protocol.ErrorBody(message=message, type=kind, param=param, code=code).model_dump()}
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return "request body is not valid JSON", None
+    if kind == "extra_forbidden":
+        return f"unrecognized request argument: {param}", param
+    if kind == "missing":
+        return f"missing required argument: {param}", param
+    # pydantic's message; "input" (which may hold request content) is never included
+    msg = first.get("msg", "invalid value").removeprefix("Value error, ")
+    return (f"invalid value for {param}: {msg}" if param else msg), param
+
+
+def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """Map any exception to ``(status, OpenAI error body)``. Messages never echo request text."""
+    if isinstance(exc, RequestValidationError):
+        message, param = _validation_message(exc)
+        return 400, _body(message, 400, param)
+    if isinstance(exc, AuthenticationFailed):
+        return 401, _body(f"Incorrect or missing API key ({exc}).", 401, code="invalid_api_key")
+    if isinstance(exc, PermissionDenied):
+        return 403, _body(str(exc), 403)
+    if isinstance(exc, ModelNotFound):
+        return 404, _body(
+            "The model does not exist or you do not have access to it.", 404, "model",
+            "model_not_found",
+        )
+    if isinstance(exc, InvalidRequest):
+        return 400, _body(str(exc), 400, exc.param, exc.code)
+    if isinstance(exc, _BodyTooLarge):
+        return 413, _body(str(exc), 413, code="request_too_large")
+    if isinstance(exc, UpstreamError):
+        return 503, _body(str(exc), 503)
+    if isinstance(exc, StarletteHTTPException):
+        status = exc.status_code
+        message = {404: "Unknown path.", 405: "Method not allowed."}.get(status, str(exc.detail))
+        return status, _body(message, status)
+    log.error("unhandled error", extra={"error_type": type(exc).__name__})
+    return 500, _body("The server had an error processing the request.", 500)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware rejecting bodies over ``limit`` bytes with 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body exceeds the {self.limit}-byte limit"
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _send_error(send, _BodyTooLarge(message))
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge(message)
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge as exc:
+            await _send_error(send, exc)
+
+
+async def _send_error(send: Send, exc: Exception) -> None:
+    status, body = error_response(exc)
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+_ROUTES = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/v1/admin/models",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
+)
+
+
+class RequestScope:
+    """ASGI middleware: request id (context var + ``x-request-id`` header), the request's
+    :class:`RequestContext`, and the request/latency metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        client = scope.get("client")
+        scope.setdefault("state", {})["ctx"] = RequestContext(
+            request_id=request_id, client=client[0] if client else None
+        )
+        path = scope.get("path", "")
+        route = path if path in _ROUTES else "other"  # never a client-chosen label value
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        METRICS.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            METRICS.in_flight.dec()
+            METRICS.requests.labels(route, str(status)).inc()
+            METRICS.latency.labels(route).observe(time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+
+def _ctx(request: Request) -> RequestContext:
+    return request.state.ctx
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def sse(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """Server-sent events; a failure mid-stream becomes one error event, then ``[DONE]``."""
+    try:
+        async for chunk in chunks:
+            yield b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+    except Exception as exc:
+        _, body = error_response(exc)
+        yield b"data: " + json.dumps(body).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) -> FastAPI:
+    """The HTTP app. Its gateway is ``app.state.gateway``, set by whoever hosts the app."""
+    app = FastAPI(title="Bastion", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.gateway = None
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestScope)
+
+    def gateway(request: Request) -> Gateway:
+        gw = request.app.state.gateway
+        if gw is None:
+            raise UpstreamError("the gateway is starting")
+        return gw
+
+    @app.exception_handler(Exception)
+    async def any_error(request: Request, exc: Exception) -> JSONResponse:
+        status, body = error_response(exc)
+        return JSONResponse(body, status_code=status)
+
+    # Specific classes are handled inside the app (the bare-Exception handler runs in Starlette's
+    # outermost middleware, which re-raises after responding).
+    for kind in (
+        RequestValidationError,
+        StarletteHTTPException,
+        AuthenticationFailed,
+        PermissionDenied,
+        ModelNotFound,
+        InvalidRequest,
+        UpstreamError,
+    ):
+        app.add_exception_handler(kind, any_error)
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: protocol.ChatCompletionRequest, request: Request) -> Response:
+        return await _complete(request, body)
+
+    @app.post("/v1/completions")
+    async def completions(body: protocol.CompletionRequest, request: Request) -> Response:
+        return await _complete(request, body)
+
+    async def _complete(request: Request, body: Any) -> Response:
+        gw, ctx = gateway(request), _ctx(request)
+        gw.authenticate(ctx, _bearer(request))
+        result = await gw.complete(ctx, body)
+        if isinstance(result, dict):
+            return JSONResponse(result)
+        return StreamingResponse(
+            sse(result), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
+
+    @app.post("/v1/embeddings")
+    async def embeddings(body: protocol.EmbeddingRequest, request: Request) -> Response:
+        gw, ctx = gateway(request), _ctx(request)
+        gw.authenticate(ctx, _bearer(request))
+        return JSONResponse(await gw.embed(ctx, body))
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        gw = gateway(request)
+        gw.authenticate(_ctx(request), _bearer(request))
+        return JSONResponse(await gw.list_models())
+
+    @app.get("/v1/admin/models")
+    async def admin_models(request: Request) -> Response:
+        gw = gateway(request)
+        gw.authenticate(_ctx(request), _bearer(request), Role.ADMIN)
+        return JSONResponse({"models": await gw.model_stats()})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> Response:
+        gw = request.app.state.gateway
+        models = await gw.readiness() if gw is not None else {}
+        ready = bool(models) and all(models.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "models": models},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        if not metrics_public:
+            gateway(request).authenticate(_ctx(request), _bearer(request))
+        return Response(render_metrics(), media_type="text/plain; version=0.0.4")
+
+    return app

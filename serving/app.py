@@ -1,0 +1,233 @@
+"""The Ray Serve application: ``Ingress`` → one ``ModelServer`` per model version, ``Embedder``.
+
+Ray is applied here and only here: the hosted classes (Gateway, ModelServer, Embedder) are plain
+Python; the shells below only build them inside replicas and adapt handles to the gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+from ray.serve.handle import DeploymentHandle
+
+from serving.config import ModelConfig, Settings, _Replicated
+
+__all__ = [
+    "OFFLINE_ENV",
+    "build_app",
+    "build_app_from_args",
+    "deployment_name",
+    "serve_config",
+]
+
+# Set in every Ray worker: nothing is downloaded and nothing is reported at run time.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def deployment_name(model: ModelConfig) -> str:
+    return "ModelServer-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{model.name}-{model.version}")
+
+
+def site_resource(site: str) -> str:
+    """The Ray custom resource a node of ``site`` advertises and that site's models require."""
+    return f"site:{site}"
+
+
+def _options(cfg: _Replicated, extra_resources: dict[str, float] | None = None) -> dict[str, Any]:
+    actor: dict[str, Any] = {"num_cpus": cfg.num_cpus, "num_gpus": cfg.num_gpus}
+    if extra_resources:
+        actor["resources"] = extra_resources
+    options: dict[str, Any] = {
+        "ray_actor_options": actor,
+        "max_ongoing_requests": cfg.max_ongoing_requests,
+    }
+    if cfg.autoscaling is not None:
+        options["autoscaling_config"] = cfg.autoscaling.model_dump()
+    else:
+        options["num_replicas"] = cfg.num_replicas
+    return options
+
+
+class ModelServerShell:
+    """Ray replica hosting one engine (see models/deployment.py for the wire format)."""
+
+    async def __init__(self, model: dict[str, Any], log_level: str = "INFO") -> None:
+        from models.deployment import ModelServer
+        from models.engines import create_engine
+        from serving.observability import configure_logging
+
+        configure_logging(log_level)
+        cfg = ModelConfig.model_validate(model)
+        self.server = ModelServer(create_engine(cfg), cfg.default_max_tokens)
+        await self.server.start()
+
+    async def generate(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        async for item in self.server.generate(payload):
+            yield item
+
+    async def info(self) -> dict[str, Any]:
+        return await self.server.info()
+
+    async def stats(self) -> dict[str, int]:
+        return await self.server.stats()
+
+    async def check_health(self) -> None:
+        await self.server.health()
+
+
+class EmbedderShell:
+    """Ray replica hosting the sentence-embedding model; concurrent requests are batched."""
+
+    def __init__(self, name: str, path: str | None) -> None:
+        from models.embeddings import Embedder
+
+        self.embedder = Embedder(name, path)
+        self.embedder.start()
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
+    async def _embed_batch(self, batches: list[list[str]]) -> list[dict[str, Any]]:
+        flat = [text for batch in batches for text in batch]
+        vectors = self.embedder.embed(flat).vectors
+        counts = self.embedder.count_tokens(flat)
+        out, i = [], 0
+        for batch in batches:
+            n = len(batch)
+            out.append({"vectors": vectors[i : i + n], "prompt_tokens": sum(counts[i : i + n])})
+            i += n
+        return out
+
+    async def embed(self, texts: list[str]) -> dict[str, Any]:
+        error = self.embedder.check_lengths(texts)
+        return {"error": error} if error else await self._embed_batch(texts)
+
+
+class RayModelClient:
+    """Adapts a ModelServer deployment handle to the gateway's ModelClient protocol."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def generate(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        response = self.handle.options(stream=True).generate.remote(payload)
+        done = False
+        try:
+            async for item in response:
+                yield item
+                done = "finish_reason" in item or "error" in item
+        finally:
+            if not done:
+                response.cancel()  # client gone: stop generation in the replica
+
+    async def info(self) -> dict[str, Any]:
+        return await self.handle.info.remote()
+
+    async def stats(self) -> dict[str, int]:
+        return await self.handle.stats.remote()
+
+
+class RayEmbedderClient:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def embed_request(self, texts: list[str]) -> dict[str, Any]:
+        return await self.handle.embed.remote(texts)
+
+
+def _ingress_class(settings: Settings) -> type:
+    from serving.api import create_api
+
+    api = create_api(settings.server.max_body_bytes, settings.server.metrics_public)
+
+    @serve.ingress(api)
+    class Ingress:
+        def __init__(
+            self,
+            settings_data: dict[str, Any],
+            models: dict[str, DeploymentHandle],
+            embedder: DeploymentHandle,
+        ) -> None:
+            from models.registry import Registry
+            from policies.access import KeyStore
+            from serving.gateway import Gateway
+            from serving.observability import configure_logging
+
+            cfg = Settings.model_validate(settings_data)
+            configure_logging(cfg.log_level)
+            clients = {key: RayModelClient(handle) for key, handle in models.items()}
+            self.gateway = Gateway(
+                KeyStore(cfg.data_dir / "keys.db"),
+                Registry(cfg.models),
+                clients,
+                RayEmbedderClient(embedder),
+                cfg.embeddings.name,
+            )
+            api.state.gateway = self.gateway
+
+    return Ingress
+
+
+def build_app(settings: Settings) -> Application:
+    """The whole application graph for ``serve.run`` (local) or a Serve config (cluster)."""
+    data = settings.model_dump(mode="json")
+    models = {
+        m.key: serve.deployment(ModelServerShell, name=deployment_name(m), **_options(
+            m, {site_resource(m.site): 0.001}
+        )).bind(m.model_dump(mode="json"), settings.log_level)
+        for m in settings.models
+    }
+    emb = settings.embeddings
+    embedder = serve.deployment(EmbedderShell, name="Embedder", **_options(emb)).bind(
+        emb.name, emb.path
+    )
+    ingress = serve.deployment(_ingress_class(settings), name="Ingress", **_options(settings.ingress))
+    return ingress.bind(data, models, embedder)
+
+
+def build_app_from_args(args: dict[str, Any]) -> Application:
+    """Entry point for ``serve deploy`` / RayService: ``args: {settings: {...}}``."""
+    return build_app(Settings.model_validate(args.get("settings", {})))
+
+
+def serve_config(settings: Settings) -> dict[str, Any]:
+    """The Ray Serve config (for ``serve deploy`` or a KubeRay RayService) equivalent to
+    what ``bastion serve`` runs locally with the same settings."""
+    deployments = [{"name": "Ingress", **_options(settings.ingress)}]
+    deployments.append({"name": "Embedder", **_options(settings.embeddings)})
+    for m in settings.models:
+        deployments.append(
+            {"name": deployment_name(m), **_options(m, {site_resource(m.site): 0.001})}
+        )
+    return {
+        "proxy_location": "EveryNode",
+        "http_options": {"host": "0.0.0.0", "port": settings.server.port},
+        "logging_config": {"encoding": "JSON", "enable_access_log": False},
+        "applications": [
+            {
+                "name": "bastion",
+                "route_prefix": "/",
+                "import_path": "serving.app:build_app_from_args",
+                "runtime_env": {"env_vars": dict(OFFLINE_ENV)},
+                "args": {"settings": settings.model_dump(mode="json")},
+                "deployments": deployments,
+            }
+        ],
+    }
+
+
+def local_ray_resources(settings: Settings) -> dict[str, float]:
+    return {site_resource(settings.site): 1000.0}
+
+
+def default_cpus(settings: Settings) -> int:
+    return settings.server.ray_num_cpus or max(4, os.cpu_count() or 1)

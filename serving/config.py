@@ -1,0 +1,209 @@
+"""Settings: one optional YAML file plus ``BASTION_*`` environment overrides.
+
+Environment variables win over the file; nested fields use ``__`` (``BASTION_SERVER__PORT=9000``).
+Every model forbids unknown keys, so a typo fails at start-up with the field's path in the message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "AutoscalingConfig",
+    "ConfigError",
+    "EmbeddingConfig",
+    "IngressConfig",
+    "ModelConfig",
+    "ServerConfig",
+    "Settings",
+    "load_settings",
+]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AutoscalingConfig(_Strict):
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas kept running.")
+    max_replicas: int = Field(1, ge=1, description="Most replicas Ray Serve may start.")
+    target_ongoing_requests: float = Field(
+        2.0, gt=0, description="Ongoing requests per replica that autoscaling aims for."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
+
+
+class _Replicated(_Strict):
+    num_replicas: int = Field(1, ge=1, description="Fixed replica count (ignored with autoscaling).")
+    autoscaling: AutoscalingConfig | None = Field(
+        None, description="Autoscaling bounds; when set, replaces num_replicas."
+    )
+    num_cpus: float = Field(1.0, ge=0, description="Ray logical CPUs reserved per replica.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per replica.")
+    max_ongoing_requests: int = Field(
+        64, ge=1, description="Requests a replica accepts before Serve queues them."
+    )
+
+
+class ModelConfig(_Replicated):
+    name: str = Field(..., description="Model name clients send in `model`.")
+    version: str = Field("v1", description="Version label; a model version is `name@version`.")
+    engine: Literal["llamacpp", "transformers", "vllm"] = Field(
+        "llamacpp", description="Engine that runs the weights."
+    )
+    path: str | None = Field(
+        None,
+        description="Local path to the weights (GGUF file or model directory). "
+        "Empty means the bundled SmolLM2-135M-Instruct Q4_1 GGUF.",
+    )
+    site: str = Field("local", description="Site (Ray resource `site:<id>`) the model runs on.")
+    context_length: int = Field(2048, ge=128, description="Context window in tokens.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for CPU engines.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="transformers device.")
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1, description="vLLM GPU memory share.")
+    quantization: str | None = Field(None, description="vLLM quantization (awq, gptq, fp8...).")
+    default_max_tokens: int = Field(256, ge=1, description="max_tokens when a request sets none.")
+
+    @field_validator("name", "version", "site")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use lowercase letters, digits, '.', '_' or '-' (max 63 chars)")
+        return value
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class EmbeddingConfig(_Replicated):
+    name: str = Field("all-minilm-l6-v2", description="Model name for /v1/embeddings.")
+    path: str | None = Field(
+        None, description="Sentence-transformers directory; empty means the bundled MiniLM."
+    )
+    max_batch_size: int = Field(32, ge=1, description="Inputs per Serve batch.")
+    max_inputs: int = Field(256, ge=1, description="Most inputs one request may embed.")
+
+
+class IngressConfig(_Replicated):
+    num_cpus: float = Field(0.5, ge=0, description="Ray logical CPUs per ingress replica.")
+    max_ongoing_requests: int = Field(256, ge=1, description="Concurrent requests per replica.")
+
+
+class ServerConfig(_Strict):
+    host: str = Field("127.0.0.1", description="Address the HTTP proxy binds.")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
+    metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
+    request_timeout_s: float = Field(300.0, gt=0, description="Upper bound for one request.")
+    ray_num_cpus: int | None = Field(
+        None, ge=1, description="Logical CPUs the local Ray instance advertises (default: max(4, cores))."
+    )
+
+
+class Settings(BaseSettings):
+    """All of Bastion's configuration. Load it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BASTION_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(Path("./data"), description="Keys, audit log and state live here.")
+    site: str = Field("local", description="Site id this node advertises to Ray as `site:<id>`.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    server: ServerConfig = Field(default_factory=ServerConfig, description="HTTP settings.")
+    ingress: IngressConfig = Field(default_factory=IngressConfig, description="Ingress deployment.")
+    models: list[ModelConfig] = Field(
+        default_factory=lambda: [ModelConfig(name="smollm2-135m-instruct")],
+        description="Model versions to serve.",
+    )
+    embeddings: EmbeddingConfig = Field(
+        default_factory=EmbeddingConfig, description="Embedding model."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: BASTION_* overrides what the YAML file (passed as init kwargs) says.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> Settings:
+        if not self.models:
+            raise ValueError("models: at least one model version is required")
+        seen: set[str] = set()
+        for model in self.models:
+            if model.key in seen:
+                raise ValueError(f"models: duplicate model version {model.key}")
+            seen.add(model.key)
+        return self
+
+    def model(self, key: str) -> ModelConfig:
+        for model in self.models:
+            if model.key == key:
+                return model
+        raise KeyError(key)
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(root)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load ``path`` (YAML, optional), apply ``BASTION_*`` env vars, then ``overrides``.
+
+    Raises :class:`ConfigError` naming the file and each invalid field.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults and environment"
+    if path is None and os.environ.get("BASTION_CONFIG"):
+        path = os.environ["BASTION_CONFIG"]
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"configuration file {path} must be a mapping at the top level")
+        data = loaded or {}
+    try:
+        settings = Settings(**data)
+        if overrides:
+            merged = settings.model_dump()
+            merged.update({k: v for k, v in overrides.items() if v is not None})
+            settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc
+    return settings

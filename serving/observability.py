@@ -1,0 +1,110 @@
+"""Structured JSON logs carrying the request id, and the Prometheus metrics Bastion exports.
+
+Log lines MUST NOT contain prompt or completion text; metric labels are configuration values
+(model versions, routes, status codes), never request content.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["METRICS", "REQUEST_ID", "JsonFormatter", "configure_logging", "render_metrics"]
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("bastion_request_id", default="-")
+
+# Attributes every LogRecord has; anything else passed via ``extra=`` is emitted as a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True
+
+
+_LOGGERS = ("bastion", "uvicorn", "uvicorn.access", "uvicorn.error", "fastapi", "ray", "ray.serve")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route Bastion's, uvicorn's and Ray's loggers through one JSON handler on stderr.
+
+    The privacy package's redacting filter is installed on top of this (fail closed).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old.formatter, JsonFormatter):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
+    logging.getLogger("bastion").setLevel(level)
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "bastion_requests", "Requests by route and status.", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "bastion_request_latency_seconds",
+            "Request latency (to the last byte).",
+            ["route"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "bastion_time_to_first_token_seconds",
+            "Time to first token.",
+            ["model"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.tokens = Counter(
+            "bastion_tokens", "Tokens processed.", ["model", "kind"], registry=r
+        )
+        self.in_flight = Gauge("bastion_requests_in_flight", "Requests in progress.", registry=r)
+        self.auth_failures = Counter(
+            "bastion_auth_failures", "Requests with a missing or invalid API key.", registry=r
+        )
+
+
+METRICS = _Metrics()
+
+
+def render_metrics() -> bytes:
+    return generate_latest(METRICS.registry)

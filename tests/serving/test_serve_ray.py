@@ -1,0 +1,228 @@
+"""The official `openai` SDK against a real `bastion serve` (real Ray Serve, real bundled model).
+
+One server is started for the whole module (Ray start-up costs ~10 s here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+MODEL = "smollm2-135m-instruct"
+MARKER = "zebra-quokka-7731"  # a unique prompt string that must never reach a log
+BIN = Path(sys.executable).parent / "bastion"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = _free_port()
+        self.data = tmp / "data"
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = tmp / "bastion.yaml"
+        config.write_text(
+            "log_level: DEBUG\n"
+            "server:\n  max_body_bytes: 65536\n"
+            "models:\n  - name: smollm2-135m-instruct\n    version: v1\n"
+            "    context_length: 2048\n    threads: 2\n    default_max_tokens: 32\n"
+        )
+        self.stdout = open(tmp / "stdout.log", "w+")  # noqa: SIM115
+        self.stderr = open(tmp / "stderr.log", "w+")  # noqa: SIM115
+        env = {**os.environ, "BASTION_DATA_DIR": str(self.data)}
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--config", str(config), "--port", str(self.port)],
+            stdout=self.stdout, stderr=self.stderr, env=env, start_new_session=True,
+            cwd=tmp,
+        )
+        self.key = self._wait()
+
+    def _wait(self) -> str:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("bastion serve exited:\n" + self.logs()[-4000:])
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    lines = (self.tmp / "stdout.log").read_text().splitlines()
+                    keys = [line for line in lines if line.startswith("bst_")]
+                    assert len(keys) == 1, lines
+                    return keys[0]
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError("bastion serve not ready in time:\n" + self.logs()[-4000:])
+
+    def logs(self) -> str:
+        self.stdout.flush()
+        self.stderr.flush()
+        return (self.tmp / "stdout.log").read_text() + (self.tmp / "stderr.log").read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("serve"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=server.key, max_retries=0,
+                         timeout=120)
+
+
+def test_bootstrap_created_data_dir_and_admin_key(server):
+    assert (server.data / "keys.db").is_file()
+    assert oct(server.data.stat().st_mode & 0o777) == "0o700"
+
+
+def test_chat(client):
+    r = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"Hello {MARKER}"}],
+        max_tokens=8, temperature=0)
+    assert r.choices[0].message.content and r.usage.completion_tokens <= 8
+
+
+def test_streaming_chat_with_usage(client):
+    stream = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Name a color."}],
+        max_tokens=10, temperature=0, stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= 1
+
+
+def test_completions(client):
+    r = client.completions.create(model=MODEL, prompt="1, 2, 3,", max_tokens=6, temperature=0)
+    assert r.choices[0].text and r.usage.prompt_tokens > 0
+
+
+def test_embeddings(client):
+    r = client.embeddings.create(model="all-minilm-l6-v2", input=["alpha", "beta"])
+    assert len(r.data) == 2 and len(r.data[0].embedding) == 384
+
+
+def test_models_list(client):
+    ids = {m.id for m in client.models.list()}
+    assert {MODEL, f"{MODEL}@v1", "all-minilm-l6-v2"} <= ids
+
+
+def test_invalid_key_is_401(server):
+    bad = openai.OpenAI(base_url=server.url + "/v1", api_key="bst_nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="gpt-17", messages=[{"role": "user", "content": "x"}])
+    assert info.value.body["code"] == "model_not_found"
+
+
+def test_bad_parameter_is_400(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "x"}], temperature=7)
+    assert info.value.body["param"] == "temperature"
+
+
+def test_keys_cli_create_and_revoke(server):
+    env = {**os.environ, "BASTION_DATA_DIR": str(server.data)}
+    out = subprocess.run([str(BIN), "keys", "create", "--tenant", "clinic", "--role", "app"],
+                         env=env, capture_output=True, text=True, check=True)
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("bst_")
+    api = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
+    assert api.models.list().data
+    listing = subprocess.run([str(BIN), "keys", "list"], env=env, capture_output=True,
+                             text=True, check=True).stdout
+    key_id = key.split("_")[1]
+    assert key_id in listing and key not in listing
+    subprocess.run([str(BIN), "keys", "revoke", key_id], env=env, check=True,
+                   capture_output=True)
+    with pytest.raises(openai.AuthenticationError):
+        api.models.list()
+
+
+def test_client_disconnect_stops_generation(server):
+    admin = {"authorization": f"Bearer {server.key}"}
+
+    def stats() -> dict:
+        r = httpx.get(server.url + "/v1/admin/models", headers=admin, timeout=10)
+        return r.json()["models"][f"{MODEL}@v1"]
+
+    before = stats()
+    body = {"model": MODEL, "prompt": "1, 2, 3, 4, 5,", "max_tokens": 1500, "stream": True,
+            "temperature": 0}
+    with httpx.stream("POST", server.url + "/v1/completions", json=body, headers=admin,
+                      timeout=60) as r:
+        seen = 0
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                seen += 1
+                if seen == 3:
+                    break
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = stats()
+        if now["active"] == 0 and now["cancelled"] > before["cancelled"]:
+            break
+        time.sleep(0.2)
+    assert now["active"] == 0
+    assert now["cancelled"] == before["cancelled"] + 1
+    assert now["completed"] == before["completed"]
+
+
+def test_metrics_and_request_ids(server, client):
+    r = httpx.get(server.url + "/metrics", headers={"authorization": f"Bearer {server.key}"})
+    assert r.status_code == 200 and "bastion_time_to_first_token_seconds" in r.text
+    assert httpx.get(server.url + "/metrics").status_code == 401
+    assert len(r.headers["x-request-id"]) == 32
+
+
+def test_logs_are_json_with_request_ids_and_no_prompt_text(server, client):
+    client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"Repeat {MARKER} please"}],
+        max_tokens=16, temperature=0)
+    time.sleep(1)
+    texts = [server.logs()]
+    ray_logs = Path("/tmp/ray/session_latest/logs")
+    if ray_logs.is_dir():
+        for path in ray_logs.rglob("*"):
+            if path.is_file() and path.stat().st_size < 50_000_000:
+                texts.append(path.read_text(errors="ignore"))
+    assert not any(MARKER in t for t in texts)
+    bastion_lines = [
+        json.loads(line) for line in server.logs().splitlines()
+        if line.startswith("{") and '"logger": "bastion' in line
+    ]
+    for entry in bastion_lines:
+        assert "request_id" in entry
