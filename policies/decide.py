@@ -268,15 +268,23 @@ def _compile(policy: PolicySet) -> _State:
             site = sites[m.site]
             where = f"{m.id} on {m.site}"
             checks = tuple(
-                _Check(_opt(r.when.data_classes), _opt(r.when.roles), _opt(r.when.purposes),
-                       denials[r.id])
+                _Check(
+                    _opt(r.when.data_classes),
+                    _opt(r.when.roles),
+                    _opt(r.when.purposes),
+                    denials[r.id],
+                )
                 for r in policy.deny
                 if _rule_applies(r, t, m, site)
             )
             site_denial = None
             if m.site not in t.sites:
                 site_denial = Decision(
-                    "deny", None, None, "residency/site-not-allowed", version,
+                    "deny",
+                    None,
+                    None,
+                    "residency/site-not-allowed",
+                    version,
                     f"{m.id} runs on a site the tenant may not use",
                 )
             candidates[m.id] = _Candidate(
@@ -293,8 +301,9 @@ def _compile(policy: PolicySet) -> _State:
             if not direct:
                 continue
             targets = list(t.reroute.get(ref, ()))
-            targets += [a for m in versions if m.id in candidates for a in m.aliases
-                        if a in t.models]
+            targets += [
+                a for m in versions if m.id in candidates for a in m.aliases if a in t.models
+            ]
             seen = {c.model_version for c in direct}
             alternates = []
             for target in targets:

@@ -105,8 +105,10 @@ class Tenant(_Strict):
     def permits(self, model: ModelVersion) -> bool:
         """The tenant lists the version by id, by name, or by an alias the version serves."""
         granted = self.models
-        return model.id in granted or model.name in granted or any(
-            alias in granted for alias in model.aliases
+        return (
+            model.id in granted
+            or model.name in granted
+            or any(alias in granted for alias in model.aliases)
         )
 
 
@@ -146,7 +148,9 @@ class RuleMatch(_Strict):
     outside_jurisdictions: tuple[Jurisdiction, ...] | None = Field(
         None, description="The site's jurisdiction is none of these."
     )
-    regions: tuple[Region, ...] | None = Field(None, description="The site's region is one of these.")
+    regions: tuple[Region, ...] | None = Field(
+        None, description="The site's region is one of these."
+    )
     outside_regions: tuple[Region, ...] | None = Field(
         None, description="The site's region is none of these."
     )
@@ -200,7 +204,9 @@ class PolicySet(_Strict):
 
     def resolve(self, requested: str) -> tuple[ModelVersion, ...]:
         """Model versions that a name, name@version id or alias designates (document order)."""
-        return tuple(m for m in self.models if requested in (m.id, m.name) or requested in m.aliases)
+        return tuple(
+            m for m in self.models if requested in (m.id, m.name) or requested in m.aliases
+        )
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,9 @@ class PolicyIssue:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class PolicyDocumentError(Exception):
@@ -226,6 +234,8 @@ class PolicyDocumentError(Exception):
 
 
 Path_ = tuple[str | int, ...]
+# libyaml's parser keeps marks too and is ~20x faster; the pure-Python one is the fallback.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -262,7 +272,7 @@ def _dotted(path: Path_) -> str:
 
 def parse_yaml(text: str, source: str) -> list[YamlDocument]:
     """Parse every document in `text` with safe YAML, keeping lines; duplicate keys are errors."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     docs: list[YamlDocument] = []
     try:
         while loader.check_node():
@@ -281,7 +291,7 @@ def parse_yaml(text: str, source: str) -> list[YamlDocument]:
     return docs
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, doc: YamlDocument) -> Any:
+def _construct(loader: Any, node: yaml.Node, path: Path_, doc: YamlDocument) -> Any:
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
@@ -362,8 +372,12 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
             if label is not None and label[0] != doc.label:
                 issues.append(yd.issue(("label",), f"conflicts with the label at {_at(label[1])}"))
             label = label or (doc.label, here)
-        for kind, items in (("sites", doc.sites), ("tenants", doc.tenants),
-                            ("models", doc.models), ("deny", doc.deny)):
+        for kind, items in (
+            ("sites", doc.sites),
+            ("tenants", doc.tenants),
+            ("models", doc.models),
+            ("deny", doc.deny),
+        ):
             for i, item in enumerate(items):
                 here = yd.issue((kind, i, "id"), "")
                 if (kind, item.id) in seen:
@@ -376,8 +390,9 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
     names = {m.name for m in models}
     refs = names | {m.id for m in models} | {a for m in models for a in m.aliases}
 
-    def need(yd: YamlDocument, path: Path_, values: Iterable[str] | None, known: set[str],
-             what: str) -> None:
+    def need(
+        yd: YamlDocument, path: Path_, values: Iterable[str] | None, known: set[str], what: str
+    ) -> None:
         for i, value in enumerate(values or ()):
             if value not in known:
                 issues.append(yd.issue((*path, i), f"unknown {what}"))
@@ -388,15 +403,27 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
         for i, m in enumerate(doc.models):
             if m.site not in sites:
                 issues.append(yd.issue(("models", i, "site"), "unknown site"))
-            need(yd, ("models", i, "approved_data_classes"), m.approved_data_classes, classes,
-                 "data class")
+            need(
+                yd,
+                ("models", i, "approved_data_classes"),
+                m.approved_data_classes,
+                classes,
+                "data class",
+            )
             for j, alias in enumerate(m.aliases):
                 if alias in names:
-                    issues.append(yd.issue(("models", i, "aliases", j), "alias equals a model name"))
+                    issues.append(
+                        yd.issue(("models", i, "aliases", j), "alias equals a model name")
+                    )
         for i, t in enumerate(doc.tenants):
             need(yd, ("tenants", i, "sites"), t.sites, set(sites), "site")
-            need(yd, ("tenants", i, "default_data_classes"), t.default_data_classes, classes,
-                 "data class")
+            need(
+                yd,
+                ("tenants", i, "default_data_classes"),
+                t.default_data_classes,
+                classes,
+                "data class",
+            )
             need(yd, ("tenants", i, "models"), t.models, refs, "model, version or alias")
             permitted = {m.id for m in models if t.permits(m)}
             for key, targets in t.reroute.items():
@@ -405,18 +432,32 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
                 for j, target in enumerate(targets):
                     resolved = {m.id for m in models if target in (m.id, m.name, *m.aliases)}
                     if not resolved & permitted:
-                        issues.append(yd.issue(("tenants", i, "reroute", key, j),
-                                               "target is not in this tenant's models"))
+                        issues.append(
+                            yd.issue(
+                                ("tenants", i, "reroute", key, j),
+                                "target is not in this tenant's models",
+                            )
+                        )
         for i, r in enumerate(doc.deny):
             w, at = r.when, ("deny", i, "when")
             need(yd, (*at, "data_classes"), w.data_classes, classes, "data class")
-            need(yd, (*at, "tenants"), w.tenants, {t.id for _, d in parsed for t in d.tenants},
-                 "tenant")
+            need(
+                yd,
+                (*at, "tenants"),
+                w.tenants,
+                {t.id for _, d in parsed for t in d.tenants},
+                "tenant",
+            )
             need(yd, (*at, "models"), w.models, refs, "model, version or alias")
             need(yd, (*at, "sites"), w.sites, set(sites), "site")
             need(yd, (*at, "jurisdictions"), w.jurisdictions, jurisdictions, "jurisdiction")
-            need(yd, (*at, "outside_jurisdictions"), w.outside_jurisdictions, jurisdictions,
-                 "jurisdiction")
+            need(
+                yd,
+                (*at, "outside_jurisdictions"),
+                w.outside_jurisdictions,
+                jurisdictions,
+                "jurisdiction",
+            )
             need(yd, (*at, "regions"), w.regions, regions, "region")
             need(yd, (*at, "outside_regions"), w.outside_regions, regions, "region")
     if issues:
@@ -427,7 +468,9 @@ def _at(issue: PolicyIssue) -> str:
     return f"{issue.file}:{issue.line}"
 
 
-def _merge(parsed: list[tuple[YamlDocument, PolicyDocument]], sources: tuple[str, ...]) -> PolicySet:
+def _merge(
+    parsed: list[tuple[YamlDocument, PolicyDocument]], sources: tuple[str, ...]
+) -> PolicySet:
     labels = [d.label for _, d in parsed if d.label]
     classes = list(BUILTIN_DATA_CLASSES)
     for _, d in parsed:
@@ -441,8 +484,12 @@ def _merge(parsed: list[tuple[YamlDocument, PolicyDocument]], sources: tuple[str
         "deny": tuple(r for _, d in parsed for r in d.deny),
     }
     canonical = json.dumps(
-        {k: [x.model_dump(mode="json") for x in v] if k in ("sites", "tenants", "models", "deny")
-         else v for k, v in content.items()},
+        {
+            k: [x.model_dump(mode="json") for x in v]
+            if k in ("sites", "tenants", "models", "deny")
+            else v
+            for k, v in content.items()
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
