@@ -25,7 +25,7 @@ from .record import AuditRecord, format_time
 from .signer import Signer
 from .store.base import AuditStore, ContentRow, LeafRow, RecordFilter
 
-__all__ = ["AuditLog", "QueryPage"]
+__all__ = ["AuditLog", "LogStats", "QueryPage"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,14 @@ logger = logging.getLogger(__name__)
 class QueryPage:
     records: list[tuple[int, AuditRecord]]
     next_cursor: int | None  # pass back as ``cursor`` to continue; None when exhausted
+
+
+@dataclass
+class LogStats:
+    commits: int = 0
+    records: int = 0
+    failed_commits: int = 0
+    checkpoints: int = 0
 
 
 @dataclass
@@ -68,6 +76,7 @@ class AuditLog:
         self._latest: Checkpoint | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self.stats = LogStats()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -177,6 +186,7 @@ class AuditLog:
                 continue
             except Exception as e:
                 logger.error("audit store append failed: %s", type(e).__name__)
+                self.stats.failed_commits += 1
                 self._fail(batch, AuditUnavailable(f"audit store unavailable: {e}"))
                 return
             for leaf in leaves:
@@ -185,6 +195,8 @@ class AuditLog:
                 if not p.future.done():
                     p.future.set_result(start + i)
             self._since_checkpoint += len(batch)
+            self.stats.commits += 1
+            self.stats.records += len(batch)
             if self._since_checkpoint >= self.config.checkpoint_every_records:
                 self._checkpoint_due.set()
             return
@@ -230,6 +242,7 @@ class AuditLog:
         cp = sign_checkpoint(self.signer, size, self._tree.root(size), self._clock())
         await asyncio.to_thread(self.store.add_checkpoint, cp)
         self._latest = cp
+        self.stats.checkpoints += 1
         self._since_checkpoint = self._tree.size - size
         return cp
 

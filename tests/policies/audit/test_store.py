@@ -51,7 +51,10 @@ def test_append_and_read_back(store: AuditStore) -> None:
     assert [r.index for r in page] == [5, 6]
     assert [r.index for r in store.query(RecordFilter(tenant="globex"), 6, 10)] == [7]
     t = format_time(T0)
-    assert len(store.query(RecordFilter(start=t, end=format_time(T0.replace(second=3))), None, 99)) == 3
+    assert (
+        len(store.query(RecordFilter(start=t, end=format_time(T0.replace(second=3))), None, 99))
+        == 3
+    )
 
 
 def test_conflicting_start_writes_nothing(store: AuditStore) -> None:
