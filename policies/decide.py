@@ -188,7 +188,8 @@ class PolicyEngine:
                 return candidate.allow
             if denial is None or _RANK.get(blocked.rule_id, 2) > _RANK.get(denial.rule_id, 2):
                 denial = blocked
-        assert denial is not None  # an entry always has a direct candidate
+        if denial is None:  # unreachable: compiled entries always have a direct candidate
+            return fixed["tenant/model-not-allowed"]
         for candidate in entry.alternates:
             if _blocked(candidate, classes, request.role, purpose, state.version) is None:
                 allow = candidate.allow
