@@ -150,7 +150,7 @@ variable "audit_database" {
   })
 
   validation {
-    condition     = can(cidrhost(var.audit_database.cidr, 0)) && tonumber(split("/", var.audit_database.cidr)[1]) >= 24 && var.audit_database.port >= 1 && var.audit_database.port <= 65535
+    condition     = can(cidrhost(var.audit_database.cidr, 0)) && try(tonumber(split("/", var.audit_database.cidr)[1]) >= 24, false) && var.audit_database.port >= 1 && var.audit_database.port <= 65535
     error_message = "audit_database needs a CIDR of /24 or narrower and a TCP port."
   }
 }
@@ -165,6 +165,11 @@ variable "secret_store" {
     database_url_remote        = string
     database_url_property      = string
   })
+
+  validation {
+    condition     = alltrue([for v in values(var.secret_store) : length(v) > 0])
+    error_message = "secret_store fields must all be non-empty."
+  }
 }
 
 variable "quota" {

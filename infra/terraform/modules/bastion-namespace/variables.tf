@@ -73,7 +73,7 @@ variable "audit_database" {
   validation {
     condition = (
       can(cidrhost(var.audit_database.cidr, 0)) &&
-      tonumber(split("/", var.audit_database.cidr)[1]) >= 24 &&
+      try(tonumber(split("/", var.audit_database.cidr)[1]) >= 24, false) &&
       var.audit_database.port >= 1 && var.audit_database.port <= 65535
     )
     error_message = "audit_database.cidr must be a CIDR of /24 or narrower and audit_database.port a TCP port."
@@ -89,6 +89,11 @@ variable "dns" {
   default = {
     namespace  = "kube-system"
     pod_labels = { "k8s-app" = "kube-dns" }
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.dns.namespace)) && length(var.dns.pod_labels) > 0
+    error_message = "dns.namespace must be a namespace name and dns.pod_labels must select the DNS pods."
   }
 }
 
@@ -133,6 +138,12 @@ variable "secret_store" {
     database_url_property      = string
   })
   default = null
+
+  validation {
+    # try(): a null store has no values; that case is checked where the store is needed.
+    condition = try(alltrue([for v in values(var.secret_store) : length(v) > 0]), var.secret_store == null)
+    error_message = "secret_store fields must all be non-empty."
+  }
 }
 
 variable "audit_signing_key_secret_name" {

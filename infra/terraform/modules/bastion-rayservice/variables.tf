@@ -22,6 +22,11 @@ variable "namespace" {
 variable "service_account_name" {
   description = "Service account the Ray pods run as (the bastion-namespace module's output)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.service_account_name))
+    error_message = "service_account_name must be a DNS-1123 label."
+  }
 }
 
 variable "serve_config_yaml" {
@@ -79,6 +84,11 @@ variable "restricted_site_label_key" {
 variable "head_site" {
   description = "Site whose nodes host the Ray head (Serve controller, HTTP proxy); one of the keys of sites."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$", var.head_site))
+    error_message = "head_site must be a site id (DNS-1123 label, at most 40 characters)."
+  }
 }
 
 variable "head" {
@@ -90,6 +100,11 @@ variable "head" {
   default = {
     cpu    = "4"
     memory = "16Gi"
+  }
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?m?$", var.head.cpu)) && can(regex("^[0-9]+(Mi|Gi|Ti)$", var.head.memory))
+    error_message = "head.cpu must be a CPU quantity (4, 500m) and head.memory a memory quantity (16Gi)."
   }
 }
 
@@ -150,12 +165,22 @@ variable "weights_mount_path" {
   description = "Where the model-weights volume is mounted (read-only); bastion.yaml's model paths live under it."
   type        = string
   default     = "/models"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9._/-]+$", var.weights_mount_path))
+    error_message = "weights_mount_path must be an absolute path."
+  }
 }
 
 variable "serve_port" {
   description = "Port of the Ray Serve HTTP proxy."
   type        = number
   default     = 8000
+
+  validation {
+    condition     = var.serve_port >= 1 && var.serve_port <= 65535
+    error_message = "serve_port must be a TCP port (1-65535)."
+  }
 }
 
 variable "audit_signing_key_secret" {
@@ -164,6 +189,11 @@ variable "audit_signing_key_secret" {
     name = string
     key  = string
   })
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", var.audit_signing_key_secret.name)) && can(regex("^[-._a-zA-Z0-9]+$", var.audit_signing_key_secret.key))
+    error_message = "audit_signing_key_secret needs a Secret name (DNS-1123 subdomain) and a key."
+  }
 }
 
 variable "database_url_secret" {
@@ -172,6 +202,11 @@ variable "database_url_secret" {
     name = string
     key  = string
   })
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", var.database_url_secret.name)) && can(regex("^[-._a-zA-Z0-9]+$", var.database_url_secret.key))
+    error_message = "database_url_secret needs a Secret name (DNS-1123 subdomain) and a key."
+  }
 }
 
 variable "env_names" {
@@ -183,5 +218,10 @@ variable "env_names" {
   default = {
     database_url     = "BASTION_AUDIT__DATABASE_URL"
     signing_key_file = "BASTION_AUDIT__SIGNING_KEY_FILE"
+  }
+
+  validation {
+    condition     = alltrue([for n in values(var.env_names) : can(regex("^[A-Z_][A-Z0-9_]*$", n))])
+    error_message = "env_names must be environment variable names (A-Z, 0-9, _)."
   }
 }

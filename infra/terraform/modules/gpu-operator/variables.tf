@@ -58,4 +58,9 @@ variable "gpu_node_selector" {
   description = "Node labels that select GPU nodes for the operator's node-level daemonsets."
   type        = map(string)
   default     = { "nvidia.com/gpu.present" = "true" }
+
+  validation {
+    condition     = length(var.gpu_node_selector) > 0 && alltrue([for k in keys(var.gpu_node_selector) : can(regex("^([a-z0-9.-]+/)?[A-Za-z0-9._-]+$", k))])
+    error_message = "gpu_node_selector must hold at least one label; keys must be label keys."
+  }
 }

@@ -47,4 +47,9 @@ variable "image_repository" {
   description = "Operator image repository; point it at the site's mirror when air-gapped. Empty keeps the chart's default."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.image_repository == "" || can(regex("^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$", var.image_repository))
+    error_message = "image_repository must be empty or an image repository such as registry.site.internal/kuberay/operator."
+  }
 }
