@@ -112,7 +112,7 @@ def append_direct(store: AuditStore, record: AuditRecord, attempts: int = 20) ->
         row = LeafRow(
             index,
             leaf_hash(body),
-            format_time(record.time),
+            record.time,
             record.tenant,
             record.event_type,
             record.outcome,

@@ -21,7 +21,7 @@ from .config import AuditConfig
 from .content import ContentVault, KeyEncryptionKey
 from .errors import AuditIntegrityError, AuditUnavailable, StoreConflict
 from .merkle import MerkleTree, leaf_hash
-from .record import AuditRecord, format_time
+from .record import AuditRecord
 from .signer import Signer
 from .store.base import AuditStore, ContentRow, LeafRow, RecordFilter
 
@@ -140,7 +140,7 @@ class AuditLog:
         leaf = LeafRow(
             -1,
             leaf_hash(body),
-            format_time(record.time),
+            record.time,
             record.tenant,
             record.event_type,
             record.outcome,

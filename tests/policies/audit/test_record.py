@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -14,7 +14,9 @@ from .conftest import make_record
 
 
 def test_canonical_bytes_are_sorted_compact_utf8_and_stable() -> None:
-    rec = make_record(3)
+    rec = make_record(
+        3, guardrails={"pii": "pass", "injection": "block"}, detail={"b": 1, "a": True}
+    )
     body = rec.canonical_bytes()
     obj = json.loads(body)
     assert body == json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
@@ -30,7 +32,10 @@ def test_time_is_normalized_to_utc_milliseconds() -> None:
     assert json.loads(rec.canonical_bytes())["time"] == "2026-03-01T12:00:00.123Z"
     with pytest.raises(ValidationError):
         make_record(0, time=datetime(2026, 3, 1))  # naive time is ambiguous
-    assert rec.time.tzinfo == UTC
+    assert rec.time == "2026-03-01T12:00:00.123Z"
+    assert make_record(0, time="2026-03-01T12:00:00.123Z") == rec  # canonical strings accepted
+    with pytest.raises(ValidationError):
+        make_record(0, time="2026-03-01 12:00")
 
 
 @pytest.mark.parametrize(
@@ -58,3 +63,13 @@ def test_config_validation() -> None:
     with pytest.raises(ValidationError):
         AuditConfig(batch_size=3)  # extra="forbid"
     assert AuditConfig().resolve_sqlite_path("/d").as_posix() == "/d/audit.db"
+
+
+def test_models_must_declare_fields_alphabetically() -> None:
+    from policies.audit.record import _Model
+
+    with pytest.raises(TypeError, match="alphabetical"):
+
+        class Bad(_Model):
+            zeta: int = 0
+            alpha: int = 0

@@ -21,7 +21,7 @@ def rows(start: int, n: int, tenant: str = "acme") -> list[LeafRow]:
     for i in range(start, start + n):
         r = make_record(i, tenant=tenant)
         body = r.canonical_bytes()
-        out.append(LeafRow(i, leaf_hash(body), format_time(r.time), tenant, r.event_type,
+        out.append(LeafRow(i, leaf_hash(body), r.time, tenant, r.event_type,
                            r.outcome, body))  # fmt: skip
     return out
 
