@@ -44,6 +44,7 @@ EXPECTED: list[tuple[str, str, str]] = [
     ("CKV_BASTION_2", "kubernetes_manifest.bad_rayservice_worker_without_affinity", F),
     ("CKV_BASTION_2", "kubernetes_manifest.bad_rayservice_head_site_label_only", F),
     ("CKV_BASTION_2", "kubernetes_manifest.bad_rayservice_for_expression_without_affinity", F),
+    ("CKV_BASTION_2", "kubernetes_manifest.bad_rayservice_no_worker_groups", F),
     ("CKV_BASTION_2", "kubernetes_deployment_v1.good_deployment", P),
     ("CKV_BASTION_2", "kubernetes_deployment_v1.bad_deployment_no_affinity", F),
     ("CKV_BASTION_2", "kubernetes_deployment_v1.bad_deployment_preferred_only", F),

@@ -4,7 +4,8 @@ A pod template passes when its affinity has
 ``requiredDuringSchedulingIgnoredDuringExecution`` node-selector terms that match on a
 ``node-restriction.kubernetes.io/`` label (admin-set, unforgeable by a kubelet) and on at least
 one other label (the platform's site label), every term doing both. RayService / RayCluster /
-RayJob are checked for the head and every worker group. Preferred affinity does not count.
+RayJob are checked for the head and every worker group, and must have worker groups.
+Preferred affinity does not count.
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ def _ray_cluster_ok(cluster: Any) -> bool:
     if head is None or not _pod_spec_ok(head):
         return False
     workers = first(dig(cluster, "workerGroupSpecs"))
-    if workers is None:
-        return True
+    # Fail closed: checkov collapses some expressions it cannot evaluate to an empty list, which
+    # must not read as "no worker groups to check". Bastion's models always run on workers.
+    if not workers:
+        return False
     if isinstance(workers, str):
         return _text_ok(workers)
     workers = workers if isinstance(workers, list) else [workers]
