@@ -141,7 +141,7 @@ variable "secret_store" {
 
   validation {
     # try(): a null store has no values; that case is checked where the store is needed.
-    condition = try(alltrue([for v in values(var.secret_store) : length(v) > 0]), var.secret_store == null)
+    condition     = try(alltrue([for v in values(var.secret_store) : length(v) > 0]), var.secret_store == null)
     error_message = "secret_store fields must all be non-empty."
   }
 }

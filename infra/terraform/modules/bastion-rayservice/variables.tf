@@ -212,8 +212,8 @@ variable "database_url_secret" {
 variable "env_names" {
   description = "Environment variable names Bastion reads for the audit database URL and the signing-key file."
   type = object({
-    database_url      = string
-    signing_key_file  = string
+    database_url     = string
+    signing_key_file = string
   })
   default = {
     database_url     = "BASTION_AUDIT__DATABASE_URL"
