@@ -145,7 +145,9 @@ requests = st.tuples(
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(document=documents(), batch=st.lists(requests, min_size=1, max_size=25))
 def test_no_allowed_decision_breaks_residency_or_approval(document: dict, batch: list) -> None:
     policy = load_texts([("random.yaml", yaml.safe_dump(document))])
