@@ -61,6 +61,8 @@ def _site_pinned(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def test_serve_config_is_generated_from_bastion_yaml() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
+    # For the fallback (bastion not installed as a console script): import serving from the repo.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [*_cli(), "serve-config", "--config", "bastion.yaml"],
         cwd=EXAMPLE,
