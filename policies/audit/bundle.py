@@ -163,6 +163,7 @@ def write_bundle(
     filters: dict[str, str | None],
     created: str,
     fmt: str = "jsonl",
+    compresslevel: int = 6,
 ) -> ExportSummary:
     """Write a bundle proving ``bodies`` (at ``indices``) against ``checkpoints[-1]``."""
     if fmt not in ("jsonl", "csv"):
@@ -211,7 +212,9 @@ def write_bundle(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    with zipfile.ZipFile(
+        tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+    ) as z:
         z.writestr("manifest.json", manifest_bytes)
         z.writestr("manifest.sig", base64.b64encode(signer.sign(MANIFEST_CONTEXT + manifest_bytes)))
         z.writestr(records_file, records_data)
