@@ -128,7 +128,7 @@ def _mismatches(case: _Case, got: Decision) -> list[str]:
 
 
 @app.command("test")
-def test_cases(
+def test(
     cases: Path = typer.Argument(..., help="YAML table of cases (see docs/policy.md)."),
     policy: list[Path] = typer.Option([], "--policy", envvar=_POLICY_ENV, help=_POLICY_HELP),
 ) -> None:
