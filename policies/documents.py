@@ -399,6 +399,16 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
 
     jurisdictions = {s.jurisdiction for s in sites.values()}
     regions = {s.region for s in sites.values()}
+    rule_refs = (
+        ("data_classes", classes, "data class"),
+        ("tenants", {t.id for _, d in parsed for t in d.tenants}, "tenant"),
+        ("models", refs, "model, version or alias"),
+        ("sites", set(sites), "site"),
+        ("jurisdictions", jurisdictions, "jurisdiction"),
+        ("outside_jurisdictions", jurisdictions, "jurisdiction"),
+        ("regions", regions, "region"),
+        ("outside_regions", regions, "region"),
+    )
     for yd, doc in parsed:
         for i, m in enumerate(doc.models):
             if m.site not in sites:
@@ -439,27 +449,9 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
                             )
                         )
         for i, r in enumerate(doc.deny):
-            w, at = r.when, ("deny", i, "when")
-            need(yd, (*at, "data_classes"), w.data_classes, classes, "data class")
-            need(
-                yd,
-                (*at, "tenants"),
-                w.tenants,
-                {t.id for _, d in parsed for t in d.tenants},
-                "tenant",
-            )
-            need(yd, (*at, "models"), w.models, refs, "model, version or alias")
-            need(yd, (*at, "sites"), w.sites, set(sites), "site")
-            need(yd, (*at, "jurisdictions"), w.jurisdictions, jurisdictions, "jurisdiction")
-            need(
-                yd,
-                (*at, "outside_jurisdictions"),
-                w.outside_jurisdictions,
-                jurisdictions,
-                "jurisdiction",
-            )
-            need(yd, (*at, "regions"), w.regions, regions, "region")
-            need(yd, (*at, "outside_regions"), w.outside_regions, regions, "region")
+            for name, known, what in rule_refs:
+                values = getattr(r.when, name)
+                need(yd, ("deny", i, "when", name), values, known, what)
     if issues:
         raise PolicyDocumentError(issues)
 
