@@ -12,7 +12,8 @@ from .errors import (
     StoreConflict,
 )
 from .export import append_direct, export_bundle
-from .log import AuditLog, QueryPage
+from .factory import build_audit_log
+from .log import AuditLog, LogStats, QueryPage
 from .record import (
     EVENT_TYPES,
     Actor,
@@ -43,6 +44,7 @@ __all__ = [
     "FileEd25519Signer",
     "FileKek",
     "KeyEncryptionKey",
+    "LogStats",
     "PolicyRef",
     "QueryPage",
     "RecordFilter",
@@ -52,6 +54,7 @@ __all__ = [
     "Tokens",
     "VerifyResult",
     "append_direct",
+    "build_audit_log",
     "export_bundle",
     "open_store",
     "verify_bundle",

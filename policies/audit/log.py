@@ -76,6 +76,7 @@ class AuditLog:
         self._latest: Checkpoint | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._halted: Exception | None = None
         self.stats = LogStats()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -126,7 +127,8 @@ class AuditLog:
         record has a tenant; otherwise it is dropped.
         """
         if not self._running:
-            raise AuditUnavailable("audit log is not running")
+            reason = f"halted: {self._halted}" if self._halted else "not running"
+            raise AuditUnavailable(f"audit log is {reason}")
         if record.content is not None:
             raise ValueError("AuditRecord.content is set by the log, not by callers")
         sealed = None
@@ -162,7 +164,15 @@ class AuditLog:
                 await asyncio.sleep(cfg.batch_max_wait_ms / 1000)
             batch = self._queue[: cfg.batch_max_records]
             del self._queue[: cfg.batch_max_records]
-            await self._commit(batch)
+            try:
+                await self._commit(batch)
+            except Exception as e:  # integrity failure: halt, fail closed, keep the evidence
+                logger.critical("audit log halted: %s", e)
+                self._halted = e
+                self._running = False
+                self._fail(batch + self._queue, AuditUnavailable(f"audit log halted: {e}"))
+                self._queue.clear()
+                return
 
     async def _commit(self, batch: list[_Pending]) -> None:
         for attempt in range(3):

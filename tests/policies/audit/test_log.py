@@ -310,3 +310,50 @@ def test_append_refuses_when_not_started(tmp_path: Path, signer) -> None:
     with pytest.raises(AuditUnavailable):
         asyncio.run(log.append(make_record(0)))
     store.close()
+
+
+def test_inconsistent_foreign_leaf_halts_the_log_and_fails_closed(tmp_path: Path, signer) -> None:
+    """A leaf appended behind the sequencer's back whose hash does not match its record."""
+    path = tmp_path / "audit.db"
+    config = AuditConfig(sqlite_path=str(path), **FAST)
+
+    async def run():
+        store = open_store(config, tmp_path)
+        log = await started(store, signer, config)
+        await log.append(make_record(0))
+        conn = sqlite3.connect(path, isolation_level=None)
+        body = make_record(1).canonical_bytes()
+        conn.execute(
+            "INSERT INTO audit_leaf VALUES (1, ?, 't', 'acme', 'inference.chat', 'success', ?)",
+            (leaf_hash(b"something else"), body),
+        )
+        conn.close()
+        first = await asyncio.gather(log.append(make_record(2)), return_exceptions=True)
+        second = await asyncio.gather(log.append(make_record(3)), return_exceptions=True)
+        await log.close()
+        store.close()
+        return first[0], second[0]
+
+    first, second = asyncio.run(run())
+    assert isinstance(first, AuditUnavailable) and "halted" in str(first)
+    assert isinstance(second, AuditUnavailable) and "halted" in str(second)
+
+
+def test_build_audit_log_from_configuration(tmp_path: Path) -> None:
+    from policies.audit import build_audit_log
+
+    config = AuditConfig(capture="redacted", **FAST)
+
+    async def run():
+        log = await build_audit_log(config, tmp_path)
+        index = await log.append(make_record(0), content="<PERSON_1> called")
+        ((_, rec),) = (await log.query(RecordFilter())).records
+        text = await log.read_content(rec)
+        await log.close()
+        log.store.close()
+        return index, text
+
+    assert asyncio.run(run()) == (0, "<PERSON_1> called")
+    for name in ("audit.db", "audit-signing.key", "audit-kek.key"):
+        assert (tmp_path / name).exists()
+    assert (tmp_path / "audit-kek.key").stat().st_mode & 0o777 == 0o600
