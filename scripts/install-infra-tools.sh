@@ -22,13 +22,15 @@ PYTHON="${BASTION_INFRA_PYTHON:-python3.11}"
 venv_with() {
     local dir="$1" pkg="$2" version="$3"
     if [[ -x "$dir/bin/python" ]] \
-        && [[ "$("$dir/bin/python" -m pip show "$pkg" 2>/dev/null | sed -n 's/^Version: //p')" == "$version" ]]; then
+        && [[ "$("$dir/bin/python" -c "import importlib.metadata as m; print(m.version('$pkg'))" 2>/dev/null)" == "$version" ]]; then
         echo "install-infra-tools: $pkg==$version already in ${dir#"$ROOT"/}"
         return 0
     fi
     echo "install-infra-tools: installing $pkg==$version into ${dir#"$ROOT"/}"
     "$PYTHON" -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$pkg==$version"
+    # (This machine's pip config lists local indexes that may be empty: drop those warnings.)
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$pkg==$version" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
 venv_with "$ROOT/.venv-infra" checkov "$CHECKOV_VERSION"
