@@ -5,9 +5,9 @@ variable "kubeconfig_path" {
 }
 
 variable "kube_context" {
-  description = "kubeconfig context to use; empty uses the current context."
+  description = "kubeconfig context to use; null uses the kubeconfig's current context."
   type        = string
-  default     = ""
+  default     = null
 }
 
 variable "namespace" {

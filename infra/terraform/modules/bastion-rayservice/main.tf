@@ -106,7 +106,7 @@ locals {
           securityContext = local.container_security_context
           env             = concat(local.common_env, [{ name = "BASTION_SITE", value = var.head_site }])
           ports = [
-            { name = "gcs", containerPort = 6379 },
+            { name = "gcs-server", containerPort = 6379 },
             { name = "dashboard", containerPort = 8265 },
             { name = "client", containerPort = 10001 },
             { name = "serve", containerPort = var.serve_port },
