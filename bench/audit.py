@@ -56,7 +56,10 @@ def record(i: int) -> AuditRecord:
     )
 
 
-async def _appends(config: AuditConfig, data_dir: Path, signer, n: int, writers: int) -> float:
+async def _appends(
+    config: AuditConfig, data_dir: Path, signer, n: int, writers: int
+) -> tuple[float, float]:
+    """(durable appends per second, CPU microseconds of this process per append)."""
     store = open_store(config, data_dir)
     log = AuditLog(store, signer, config)
     await log.start()
@@ -67,18 +70,20 @@ async def _appends(config: AuditConfig, data_dir: Path, signer, n: int, writers:
         for r in rs:
             await log.append(r)
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(writer(rs) for rs in per))
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     await log.close()
     store.close()
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
 def bench_appends(kind: str, make: callable, data_dir: Path, signer, n: int) -> None:
-    grouped = asyncio.run(_appends(make(batch_max_wait_ms=1.0), data_dir, signer, n, APPENDERS))
+    grouped, grouped_cpu = asyncio.run(
+        _appends(make(batch_max_wait_ms=1.0), data_dir, signer, n, APPENDERS)
+    )
     base_n = max(200, n // 20)
-    single = asyncio.run(
+    single, _ = asyncio.run(
         _appends(
             make(batch_max_records=1, batch_max_wait_ms=0), data_dir, signer, base_n, APPENDERS
         )
@@ -86,7 +91,7 @@ def bench_appends(kind: str, make: callable, data_dir: Path, signer, n: int) -> 
     print(
         f"appends/{kind}: {grouped:,.0f} durable appends/s, group commit ({APPENDERS} appenders, "
         f"{n:,} records) vs {single:,.0f}/s one transaction per record ({base_n:,} records): "
-        f"x{grouped / single:.1f}"
+        f"x{grouped / single:.1f}; {grouped_cpu:.0f} CPU-us per append in this process"
     )
 
 
@@ -190,9 +195,11 @@ def main() -> None:
         def lite(**kw: object) -> AuditConfig:
             return AuditConfig(sqlite_path=str(tmp / f"a-{uuid.uuid4().hex}.db"), **kw)
 
-        bench_appends("sqlite", lite, tmp, signer, args.appends)
-        if not args.no_postgres:
-            bench_postgres(tmp, signer, args.appends)
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+        if args.appends:
+            bench_appends("sqlite", lite, tmp, signer, args.appends)
+            if not args.no_postgres:
+                bench_postgres(tmp, signer, args.appends)
         if args.export_records:
             bench_export(tmp, signer, args.export_records)
         if args.verify_records:

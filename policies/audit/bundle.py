@@ -90,11 +90,10 @@ def index_ranges(indices: Sequence[int]) -> list[list[int]]:
     return out
 
 
-def leaves_digest(indices: Sequence[int], hashes: Sequence[bytes]) -> str:
-    h = hashlib.sha256()
-    for i, lh in zip(indices, hashes, strict=True):
-        h.update(i.to_bytes(8, "big"))
-        h.update(lh)
+def leaves_digest(ranges: Sequence[Sequence[int]], hashes: Sequence[bytes]) -> str:
+    """SHA-256 of the canonical JSON of the index ranges, then every leaf hash in order."""
+    h = hashlib.sha256(canonical_json([list(r) for r in ranges]))
+    h.update(b"".join(hashes))
     return h.hexdigest()
 
 
@@ -172,6 +171,7 @@ def write_bundle(
     if tree.size < anchor.tree_size or tree.root(anchor.tree_size) != anchor.root_hash:
         raise ValueError("tree does not match the anchor checkpoint")
     hashes = [tree.leaf(i) for i in indices]
+    ranges = index_ranges(indices)
     nodes = tree.multi_proof(indices, anchor.tree_size) if indices else []
     consistency = [
         {
@@ -198,7 +198,7 @@ def write_bundle(
         "filters": filters,
         "records_file": records_file,
         "record_count": len(bodies),
-        "leaves_sha256": leaves_digest(indices, hashes),
+        "leaves_sha256": leaves_digest(ranges, hashes),
         "anchor_tree_size": anchor.tree_size,
         "anchor_root_hash": anchor.root_hash.hex(),
         "checkpoint_count": len(checkpoints),
@@ -206,7 +206,7 @@ def write_bundle(
     manifest_bytes = canonical_json(manifest)
     proof = {
         "tree_size": anchor.tree_size,
-        "index_ranges": index_ranges(indices),
+        "index_ranges": ranges,
         "nodes": [n.hex() for n in nodes],
     }
     out = Path(out)

@@ -36,7 +36,12 @@ class AuditConfig(BaseModel):
         description="Sign a checkpoint at least this often, also when idle, so a gap is visible.",
     )
     batch_max_records: int = Field(
-        1024, ge=1, description="Group commit: most records written in one transaction."
+        256,
+        ge=1,
+        description=(
+            "Group commit: most records written in one transaction. Smaller than the number of "
+            "concurrent requests lets the next batch be prepared while one commits."
+        ),
     )
     batch_max_wait_ms: float = Field(
         2.0,

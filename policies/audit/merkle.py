@@ -162,7 +162,7 @@ class MerkleTree:
 
 
 def _fold_all(
-    positions: list[int],
+    positions: Sequence[int],
     hashes: list[bytes],
     size: int,
     need: Callable[[int, int], object],
@@ -176,9 +176,15 @@ def _fold_all(
     """
     count, level = size, 0
     while count > 1:
+        n = len(positions)
+        if n and positions[-1] - positions[0] + 1 == n:
+            positions, hashes = _fold_run(positions[0], hashes, count, level, need, take)
+            count = (count + 1) >> 1
+            level += 1
+            continue
         out_pos: list[int] = []
         out_h: list[bytes] = []
-        i, n = 0, len(positions)
+        i = 0
         while i < n:
             p, h = positions[i], hashes[i]
             if p & 1 == 0:
@@ -203,6 +209,36 @@ def _fold_all(
         count = (count + 1) >> 1
         level += 1
     return hashes[0] if hashes else EMPTY_ROOT
+
+
+def _fold_run(
+    p0: int,
+    hashes: list[bytes],
+    count: int,
+    level: int,
+    need: Callable[[int, int], object],
+    take: Callable[[], bytes] | None,
+) -> tuple[range, list[bytes]]:
+    """``_fold_all``'s step for one contiguous run of known nodes (the common, bulk case)."""
+    n, j = len(hashes), 0
+    out: list[bytes] = []
+    if p0 & 1:
+        need(level, p0 - 1)
+        out.append(_sha256(b"\x01" + take() + hashes[0]).digest() if take else hashes[0])
+        j = 1
+    end = j + ((n - j) & ~1)
+    if take:
+        out += [_sha256(b"\x01" + hashes[k] + hashes[k + 1]).digest() for k in range(j, end, 2)]
+    else:
+        out += hashes[j:end:2]
+    if end < n:  # a trailing left child: pairs with a proof node, or is the promoted edge
+        p = p0 + n - 1
+        if p + 1 < count:
+            need(level, p + 1)
+            out.append(_sha256(b"\x01" + hashes[-1] + take()).digest() if take else hashes[-1])
+        else:
+            out.append(hashes[-1])
+    return range(p0 >> 1, ((p0 + n - 1) >> 1) + 1), out
 
 
 def root_from_multi_proof(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import hashlib
 import io
 import json
 import zipfile
@@ -14,7 +15,7 @@ from typing import Any
 
 from .bundle import BUNDLE_FORMAT, CSV_COLUMNS, MANIFEST_CONTEXT, csv_row, leaves_digest
 from .checkpoint import Checkpoint
-from .merkle import leaf_hash, root_from_multi_proof, verify_consistency
+from .merkle import root_from_multi_proof, verify_consistency
 from .signer import key_id_for, verify_signature
 
 __all__ = ["VerifyResult", "verify_bundle"]
@@ -97,15 +98,22 @@ def _verify(path: Path, expected_key_id: str | None) -> VerifyResult:
 
     # 3. Records, their indices and the signed digest over them.
     bodies, csv_rows = _records(manifest["records_file"], records_data)
-    indices = [i for start, count in proof["index_ranges"] for i in range(start, start + count)]
+    ranges = proof["index_ranges"]
+    prev_end = -1
+    for r in ranges:
+        if len(r) != 2 or r[1] < 1 or r[0] <= prev_end:
+            raise _Fail("proof index ranges are not increasing and disjoint")
+        prev_end = r[0] + r[1]
+    indices = [i for start, count in ranges for i in range(start, start + count)]
     count = manifest["record_count"]
     if len(bodies) != count or len(indices) != count:
         raise _Fail(
             f"manifest lists {count} records; bundle has {len(bodies)} records and "
             f"{len(indices)} indices (a record was removed or added)"
         )
-    hashes = [leaf_hash(b) for b in bodies]
-    if leaves_digest(indices, hashes) != manifest["leaves_sha256"]:
+    sha, prefix = hashlib.sha256, b"\x00"
+    hashes = [sha(prefix + b).digest() for b in bodies]
+    if leaves_digest(ranges, hashes) != manifest["leaves_sha256"]:
         raise _Fail(_first_difference(bodies, indices))
 
     # 4. Inclusion of every record in the anchor checkpoint.
@@ -164,13 +172,40 @@ def _check_records(
         return
     decode = json.JSONDecoder().raw_decode  # per line, each dict dropped at once (no GC churn)
     for n, body in enumerate(bodies):
-        rec = decode(body.decode())[0]
-        t = rec["time"]
+        if csv_rows is None and (fields := _fast_fields(body)) is not None:
+            t, rec_tenant, rec_event = fields
+        else:
+            rec = decode(body.decode())[0]
+            t, rec_event = rec["time"], rec["event_type"]
+            rec_tenant = (rec.get("actor") or {}).get("tenant")
+            if csv_rows is not None and csv_rows[n] != csv_row(indices[n], body, rec):
+                raise _Fail(f"CSV columns of record {indices[n]} differ from its hashed record")
         if (start is not None and t < start) or (end is not None and t >= end):
             raise _Fail(f"record {indices[n]} lies outside the exported period")
-        if tenant is not None and (rec.get("actor") or {}).get("tenant") != tenant:
+        if tenant is not None and rec_tenant != tenant:
             raise _Fail(f"record {indices[n]} belongs to another tenant")
-        if event_type is not None and rec["event_type"] != event_type:
+        if event_type is not None and rec_event != event_type:
             raise _Fail(f"record {indices[n]} has another event type")
-        if csv_rows is not None and csv_rows[n] != csv_row(indices[n], body, rec):
-            raise _Fail(f"CSV columns of record {indices[n]} differ from its hashed record")
+
+
+_TIME, _EVENT, _TENANT = b'"time":"', b'"event_type":"', b'"tenant":"'
+
+
+def _fast_fields(body: bytes) -> tuple[str, str | None, str] | None:
+    """(time, tenant, event type) of a canonical record without parsing it, or None if ambiguous.
+
+    Canonical records start with the ``actor`` object (flat tokens only), and their tokens never
+    contain a quote; a key that also occurs inside ``detail`` or ``guardrails`` makes the line
+    ambiguous, and the caller then parses it as JSON.
+    """
+    if body.count(_TIME) != 1 or body.count(_EVENT) != 1 or not body.startswith(b'{"actor":{'):
+        return None
+    actor_end = body.index(b"}")
+    tenant: str | None = None
+    ti = body.find(_TENANT, 0, actor_end)
+    if ti >= 0:
+        ti += len(_TENANT)
+        tenant = body[ti : body.index(b'"', ti)].decode()
+    i = body.index(_TIME) + len(_TIME)
+    e = body.index(_EVENT) + len(_EVENT)
+    return body[i : body.index(b'"', i)].decode(), tenant, body[e : body.index(b'"', e)].decode()

@@ -246,3 +246,24 @@ def test_garbage_is_rejected_with_a_reason(tmp_path: Path) -> None:
     junk.write_bytes(b"not a zip")
     result = verify_bundle(junk)
     assert not result.ok and "malformed" in result.reason
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        make_record(1),
+        make_record(2, actor={"key_id": "k", "role": "app"}),  # no tenant
+        make_record(3, detail={"tenant": "evil", "time": "x", "event_type": "y"}),
+        make_record(4, guardrails={"event_type": "pass"}, actor={"role": "system"}),
+    ],
+)
+def test_fast_field_extraction_agrees_with_json(record) -> None:
+    from policies.audit.verify import _fast_fields
+
+    body = record.canonical_bytes()
+    obj = json.loads(body)
+    expected = (obj["time"], obj.get("actor", {}).get("tenant"), obj["event_type"])
+    fast = _fast_fields(body)
+    assert fast is None or fast == expected
+    if "detail" not in obj and "guardrails" not in obj:
+        assert fast == expected  # the common case takes the fast path

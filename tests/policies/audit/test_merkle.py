@@ -131,3 +131,14 @@ def test_proof_arguments_are_checked() -> None:
     with pytest.raises(ValueError):
         tree.consistency_proof(3, 2)
     assert not verify_inclusion(5, 3, tree.leaf(0), [], tree.root())
+
+
+def test_multi_proof_for_every_contiguous_range() -> None:
+    for size in range(1, 20):
+        tree = tree_of([bytes([i]) for i in range(size)])
+        for lo in range(size):
+            for hi in range(lo + 1, size + 1):
+                idx = list(range(lo, hi))
+                nodes = tree.multi_proof(idx, size)
+                leaves = [tree.leaf(i) for i in idx]
+                assert root_from_multi_proof(idx, leaves, size, nodes) == tree.root(size)
