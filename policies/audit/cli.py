@@ -63,9 +63,15 @@ def export(
     """Write records, signed checkpoints, proofs and the public key into a bundle."""
     cfg, ddir = load_settings(config, data_dir)
     start, end = _parse_time(from_), _parse_time(to)
+    key_file = cfg.resolve_signing_key_file(ddir)
+    missing = [p for p in (key_file, cfg.resolve_sqlite_path(ddir)) if not p.exists()]
+    if missing and (cfg.store == "sqlite" or key_file in missing):
+        # Export never creates a log or a key: a wrong --data-dir must not look like an empty log.
+        typer.echo(f"no audit log here: {', '.join(map(str, missing))} not found", err=True)
+        raise typer.Exit(2)
     store = open_store(cfg, ddir)
     try:
-        signer = FileEd25519Signer(cfg.resolve_signing_key_file(ddir))
+        signer = FileEd25519Signer(key_file)
         summary = export_bundle(
             store, out, start, end, tenant, event_type, fmt.value, signer=signer
         )

@@ -80,3 +80,9 @@ def test_signing_key_file_is_private(tmp_path: Path) -> None:
     signer = FileEd25519Signer(tmp_path / "k" / "audit-signing.key")
     assert (signer.path.stat().st_mode & 0o777) == 0o600
     assert FileEd25519Signer(signer.path).key_id == signer.key_id  # reloaded, not regenerated
+
+
+def test_export_refuses_a_folder_without_a_log(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["export", "--data-dir", str(tmp_path / "empty"), "--out", "x.zip"])
+    assert res.exit_code == 2 and "no audit log here" in res.output
+    assert not (tmp_path / "empty").exists()
