@@ -34,7 +34,7 @@ LEVELS = (1, 4, 16)
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run_level(
@@ -101,9 +101,20 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str, str]:
     )
     out = open(tmp / "out.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "bastion"), "serve", "--config", str(config),
-         "--port", str(port), "--data-dir", str(tmp / "data")],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp,
+        [
+            str(Path(sys.executable).parent / "bastion"),
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp / "data"),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -116,15 +127,23 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str, str]:
         if proc.poll() is not None:
             raise SystemExit("bastion serve exited:\n" + (tmp / "out.log").read_text()[-3000:])
         time.sleep(1)
-    key = next(line for line in (tmp / "out.log").read_text().splitlines() if line.startswith("bst_"))
+    key = next(
+        line for line in (tmp / "out.log").read_text().splitlines() if line.startswith("bst_")
+    )
     return proc, url, key
 
 
 async def through_bastion(url: str, key: str, tokens: int, per_client: int) -> dict:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
-        body = {"model": MODEL, "prompt": PROMPT, "max_tokens": tokens, "temperature": 0,
-                "stream": True, "stream_options": {"include_usage": True}}
+        body = {
+            "model": MODEL,
+            "prompt": PROMPT,
+            "max_tokens": tokens,
+            "temperature": 0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         headers = {"authorization": f"Bearer {key}"}
 
         async def one() -> tuple[float, float, int]:
@@ -163,21 +182,31 @@ def main() -> None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(60)
 
-    print(f"{'clients':>7} {'path':<11} {'tok/s':>7} {'TTFT p50':>9} {'TTFT p95':>9} "
-          f"{'lat p50':>8} {'lat p95':>8}")
+    print(
+        f"{'clients':>7} {'path':<11} {'tok/s':>7} {'TTFT p50':>9} {'TTFT p95':>9} "
+        f"{'lat p50':>8} {'lat p95':>8}"
+    )
     report = {}
     for c in LEVELS:
         for name, res in (("in-process", base[c]), ("bastion", served[c])):
-            print(f"{c:>7} {name:<11} {res['tokens_per_s']:7.1f} {res['ttft_p50_ms']:8.1f}ms "
-                  f"{res['ttft_p95_ms']:8.1f}ms {res['latency_p50_ms']:7.0f}ms "
-                  f"{res['latency_p95_ms']:7.0f}ms")
+            print(
+                f"{c:>7} {name:<11} {res['tokens_per_s']:7.1f} {res['ttft_p50_ms']:8.1f}ms "
+                f"{res['ttft_p95_ms']:8.1f}ms {res['latency_p50_ms']:7.0f}ms "
+                f"{res['latency_p95_ms']:7.0f}ms"
+            )
         ratio = served[c]["tokens_per_s"] / base[c]["tokens_per_s"]
         overhead = served[c]["ttft_p50_ms"] - base[c]["ttft_p50_ms"]
         print(f"{c:>7} {'ratio':<11} throughput {ratio:.3f}x  TTFT p50 overhead {overhead:+.1f} ms")
-        report[c] = {"in_process": base[c], "bastion": served[c],
-                     "throughput_ratio": ratio, "ttft_p50_overhead_ms": overhead}
-    print(f"target: throughput ratio at 16 clients >= 0.9 -> {report[16]['throughput_ratio']:.3f}; "
-          f"TTFT p50 overhead <= 25 ms -> {report[1]['ttft_p50_overhead_ms']:+.1f} ms (1 client)")
+        report[c] = {
+            "in_process": base[c],
+            "bastion": served[c],
+            "throughput_ratio": ratio,
+            "ttft_p50_overhead_ms": overhead,
+        }
+    print(
+        f"target: throughput ratio at 16 clients >= 0.9 -> {report[16]['throughput_ratio']:.3f}; "
+        f"TTFT p50 overhead <= 25 ms -> {report[1]['ttft_p50_overhead_ms']:+.1f} ms (1 client)"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

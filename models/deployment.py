@@ -80,7 +80,9 @@ class ModelServer:
                 if delta.finish_reason is not None:
                     item["finish_reason"] = delta.finish_reason
                     usage = delta.usage
-                    item["usage"] = [usage.prompt_tokens, usage.completion_tokens] if usage else [0, 0]
+                    item["usage"] = (
+                        [usage.prompt_tokens, usage.completion_tokens] if usage else [0, 0]
+                    )
                     finished = True
                 yield item
         except EngineError as exc:

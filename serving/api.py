@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -50,7 +51,9 @@ _STATUS_TYPES = {
 
 def _body(message: str, status: int, param: str | None = None, code: str | None = None) -> dict:
     kind = _STATUS_TYPES.get(status, "server_error")
-    return {"error": protocol.ErrorBody(message=message, type=kind, param=param, code=code).model_dump()}
+    return {
+        "error": protocol.ErrorBody(message=message, type=kind, param=param, code=code).model_dump()
+    }
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -83,7 +86,9 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return 403, _body(str(exc), 403)
     if isinstance(exc, ModelNotFound):
         return 404, _body(
-            "The model does not exist or you do not have access to it.", 404, "model",
+            "The model does not exist or you do not have access to it.",
+            404,
+            "model",
             "model_not_found",
         )
     if isinstance(exc, InvalidRequest):
@@ -140,11 +145,15 @@ class BodyLimit:
 async def _send_error(send: Send, exc: Exception) -> None:
     status, body = error_response(exc)
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROUTES = frozenset(
     {
         "/v1/chat/completions",
@@ -170,7 +179,12 @@ class RequestScope:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        # Behind Ray Serve's proxy the request already carries an id (which the proxy also puts
+        # on the response); adopt it only if it is a UUID, so a client cannot smuggle text into
+        # logs and audit records through it.
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        adopted = _UUID.match(incoming) is not None
+        request_id = incoming if adopted else str(uuid.uuid4())
         token = REQUEST_ID.set(request_id)
         client = scope.get("client")
         scope.setdefault("state", {})["ctx"] = RequestContext(
@@ -185,8 +199,9 @@ class RequestScope:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                if not adopted:
+                    headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                    message["headers"] = headers
             await send(message)
 
         METRICS.in_flight.inc()

@@ -35,6 +35,10 @@ OFFLINE_ENV = {
 }
 
 
+# Serve's access log would record client-chosen paths; Bastion keeps its own request metrics.
+SERVE_LOGGING = {"encoding": "JSON", "enable_access_log": False}
+
+
 def deployment_name(model: ModelConfig) -> str:
     return "ModelServer-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{model.name}-{model.version}")
 
@@ -51,6 +55,7 @@ def _options(cfg: _Replicated, extra_resources: dict[str, float] | None = None) 
     options: dict[str, Any] = {
         "ray_actor_options": actor,
         "max_ongoing_requests": cfg.max_ongoing_requests,
+        "logging_config": dict(SERVE_LOGGING),
     }
     if cfg.autoscaling is not None:
         options["autoscaling_config"] = cfg.autoscaling.model_dump()
@@ -144,53 +149,54 @@ class RayEmbedderClient:
         return await self.handle.embed.remote(texts)
 
 
-def _ingress_class(settings: Settings) -> type:
-    from serving.api import create_api
+@serve.ingress()
+class Ingress:
+    """Ray replica running the gateway behind the FastAPI app (built per replica)."""
 
-    api = create_api(settings.server.max_body_bytes, settings.server.metrics_public)
+    def __init__(
+        self,
+        settings_data: dict[str, Any],
+        models: dict[str, DeploymentHandle],
+        embedder: DeploymentHandle,
+    ) -> None:
+        from models.registry import Registry
+        from policies.access import KeyStore
+        from serving.gateway import Gateway
+        from serving.observability import configure_logging
 
-    @serve.ingress(api)
-    class Ingress:
-        def __init__(
-            self,
-            settings_data: dict[str, Any],
-            models: dict[str, DeploymentHandle],
-            embedder: DeploymentHandle,
-        ) -> None:
-            from models.registry import Registry
-            from policies.access import KeyStore
-            from serving.gateway import Gateway
-            from serving.observability import configure_logging
+        self.settings = Settings.model_validate(settings_data)
+        configure_logging(self.settings.log_level)
+        self.gateway = Gateway(
+            KeyStore(self.settings.data_dir / "keys.db"),
+            Registry(self.settings.models),
+            {key: RayModelClient(handle) for key, handle in models.items()},
+            RayEmbedderClient(embedder),
+            self.settings.embeddings.name,
+        )
 
-            cfg = Settings.model_validate(settings_data)
-            configure_logging(cfg.log_level)
-            clients = {key: RayModelClient(handle) for key, handle in models.items()}
-            self.gateway = Gateway(
-                KeyStore(cfg.data_dir / "keys.db"),
-                Registry(cfg.models),
-                clients,
-                RayEmbedderClient(embedder),
-                cfg.embeddings.name,
-            )
-            api.state.gateway = self.gateway
+    def __serve_build_asgi_app__(self) -> Any:
+        from serving.api import create_api
 
-    return Ingress
+        server = self.settings.server
+        api = create_api(server.max_body_bytes, server.metrics_public)
+        api.state.gateway = self.gateway
+        return api
 
 
 def build_app(settings: Settings) -> Application:
     """The whole application graph for ``serve.run`` (local) or a Serve config (cluster)."""
     data = settings.model_dump(mode="json")
     models = {
-        m.key: serve.deployment(ModelServerShell, name=deployment_name(m), **_options(
-            m, {site_resource(m.site): 0.001}
-        )).bind(m.model_dump(mode="json"), settings.log_level)
+        m.key: serve.deployment(
+            ModelServerShell, name=deployment_name(m), **_options(m, {site_resource(m.site): 0.001})
+        ).bind(m.model_dump(mode="json"), settings.log_level)
         for m in settings.models
     }
     emb = settings.embeddings
     embedder = serve.deployment(EmbedderShell, name="Embedder", **_options(emb)).bind(
         emb.name, emb.path
     )
-    ingress = serve.deployment(_ingress_class(settings), name="Ingress", **_options(settings.ingress))
+    ingress = serve.deployment(Ingress, name="Ingress", **_options(settings.ingress))
     return ingress.bind(data, models, embedder)
 
 
@@ -211,7 +217,7 @@ def serve_config(settings: Settings) -> dict[str, Any]:
     return {
         "proxy_location": "EveryNode",
         "http_options": {"host": "0.0.0.0", "port": settings.server.port},
-        "logging_config": {"encoding": "JSON", "enable_access_log": False},
+        "logging_config": dict(SERVE_LOGGING),
         "applications": [
             {
                 "name": "bastion",

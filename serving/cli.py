@@ -67,12 +67,22 @@ def serve(
     )
     settings = settings.model_copy(update={"server": server})
 
-    from serving.app import OFFLINE_ENV, build_app, default_cpus, local_ray_resources
-    from serving.observability import configure_logging
+    from serving.app import (
+        OFFLINE_ENV,
+        SERVE_LOGGING,
+        build_app,
+        default_cpus,
+        local_ray_resources,
+    )
+    from serving.observability import DRIVER_LOGGERS, configure_logging
 
     os.environ.update(OFFLINE_ENV)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, DRIVER_LOGGERS)
     key = _bootstrap(settings)
+    if key is not None:
+        typer.echo("Bootstrap admin API key for tenant 'default' (shown once, store it safely):")
+        typer.echo(key)
+        sys.stdout.flush()
 
     import ray
     from ray import serve as ray_serve
@@ -86,14 +96,10 @@ def serve(
     )
     ray_serve.start(
         http_options={"host": settings.server.host, "port": settings.server.port},
-        logging_config={"encoding": "JSON", "enable_access_log": False},
+        logging_config=dict(SERVE_LOGGING),
     )
     ray_serve.run(build_app(settings), name="bastion", route_prefix="/")
-    if key is not None:
-        typer.echo("Bootstrap admin API key for tenant 'default' (shown once, store it safely):")
-        typer.echo(key)
     typer.echo(f"Bastion serving on http://{settings.server.host}:{settings.server.port}", err=True)
-    sys.stdout.flush()
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -52,7 +52,9 @@ class AutoscalingConfig(_Strict):
 
 
 class _Replicated(_Strict):
-    num_replicas: int = Field(1, ge=1, description="Fixed replica count (ignored with autoscaling).")
+    num_replicas: int = Field(
+        1, ge=1, description="Fixed replica count (ignored with autoscaling)."
+    )
     autoscaling: AutoscalingConfig | None = Field(
         None, description="Autoscaling bounds; when set, replaces num_replicas."
     )
@@ -115,7 +117,9 @@ class ServerConfig(_Strict):
     metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
     request_timeout_s: float = Field(300.0, gt=0, description="Upper bound for one request.")
     ray_num_cpus: int | None = Field(
-        None, ge=1, description="Logical CPUs the local Ray instance advertises (default: max(4, cores))."
+        None,
+        ge=1,
+        description="Logical CPUs the local Ray instance advertises (default: max(4, cores)).",
     )
 
 
@@ -128,7 +132,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./data"), description="Keys, audit log and state live here.")
     site: str = Field("local", description="Site id this node advertises to Ray as `site:<id>`.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
     server: ServerConfig = Field(default_factory=ServerConfig, description="HTTP settings.")
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="Ingress deployment.")
     models: list[ModelConfig] = Field(

@@ -271,8 +271,9 @@ class Gateway:
             if self.registry.resolve(mv.name).key == key:
                 data.append(_model_card(mv.name, mv, ready))
         if self.embedder is not None:
-            data.append({"id": self.embedding_model, "object": "model", "created": 0,
-                         "owned_by": "bastion"})
+            data.append(
+                {"id": self.embedding_model, "object": "model", "created": 0, "owned_by": "bastion"}
+            )
         return {"object": "list", "data": data}
 
     async def model_stats(self) -> dict[str, Any]:
@@ -344,4 +345,3 @@ def _encode(vector: list[float], fmt: str) -> list[float] | str:
     if fmt == "float":
         return vector
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-

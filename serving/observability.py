@@ -15,7 +15,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["METRICS", "REQUEST_ID", "JsonFormatter", "configure_logging", "render_metrics"]
+__all__ = [
+    "DRIVER_LOGGERS",
+    "METRICS",
+    "REQUEST_ID",
+    "JsonFormatter",
+    "configure_logging",
+    "render_metrics",
+]
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("bastion_request_id", default="-")
 
@@ -48,29 +55,29 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-_LOGGERS = ("bastion", "uvicorn", "uvicorn.access", "uvicorn.error", "fastapi", "ray", "ray.serve")
+# Loggers the `bastion serve` driver routes through its JSON handler. Inside Ray replicas only
+# "bastion" is taken over: Ray Serve's own loggers keep their handlers (JSON encoding, access
+# log off), which the redacting filter also covers.
+DRIVER_LOGGERS = ("bastion", "uvicorn", "uvicorn.access", "uvicorn.error", "fastapi", "ray")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route Bastion's, uvicorn's and Ray's loggers through one JSON handler on stderr.
+def configure_logging(level: str = "INFO", loggers: tuple[str, ...] = ("bastion",)) -> None:
+    """Send ``loggers`` as JSON lines to the process's real stderr (Ray forwards a replica's
+    stderr to the driver and its log files). Idempotent.
 
     The privacy package's redacting filter is installed on top of this (fail closed).
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sys.__stderr__)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_RequestIdFilter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        if isinstance(old.formatter, JsonFormatter):
-            root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
-    for name in _LOGGERS:
+    for name in loggers:
         logger = logging.getLogger(name)
         for old in list(logger.handlers):
-            logger.removeHandler(old)
-        logger.propagate = True
-    logging.getLogger("bastion").setLevel(level)
+            if isinstance(old.formatter, JsonFormatter):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(level)
 
 
 class _Metrics:
@@ -94,9 +101,7 @@ class _Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
-        self.tokens = Counter(
-            "bastion_tokens", "Tokens processed.", ["model", "kind"], registry=r
-        )
+        self.tokens = Counter("bastion_tokens", "Tokens processed.", ["model", "kind"], registry=r)
         self.in_flight = Gauge("bastion_requests_in_flight", "Requests in progress.", registry=r)
         self.auth_failures = Counter(
             "bastion_auth_failures", "Requests with a missing or invalid API key.", registry=r

@@ -100,9 +100,9 @@ class ChatCompletionRequest(_Sampling):
 
     @model_validator(mode="after")
     def _one_limit(self) -> ChatCompletionRequest:
-        if self.max_tokens is not None and self.max_completion_tokens is not None:
-            if self.max_tokens != self.max_completion_tokens:
-                raise ValueError("set max_tokens or max_completion_tokens, not both")
+        both = self.max_tokens is not None and self.max_completion_tokens is not None
+        if both and self.max_tokens != self.max_completion_tokens:
+            raise ValueError("set max_tokens or max_completion_tokens, not both")
         return self
 
     def token_limit(self) -> int | None:

@@ -109,7 +109,9 @@ class LlamaCppEngine(Engine):
         llm = self._require()
         prompt = self._tokens(request.prompt)
         self.check_context(len(prompt), request.max_tokens)
-        return stream_from_thread(self._executor, lambda cancel: self._run(llm, prompt, request, cancel))
+        return stream_from_thread(
+            self._executor, lambda cancel: self._run(llm, prompt, request, cancel)
+        )
 
     def _run(
         self,
@@ -118,6 +120,8 @@ class LlamaCppEngine(Engine):
         request: GenerationRequest,
         cancel: threading.Event,
     ) -> Iterator[Delta]:
+        import llama_cpp
+
         if request.seed is not None:
             llm.set_seed(request.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -134,7 +138,7 @@ class LlamaCppEngine(Engine):
                 reset=True,
             )
             for token in tokens:
-                if llm._model.token_is_eog(token):
+                if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
                     finish = "stop"
                     break
                 produced += 1

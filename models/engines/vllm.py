@@ -123,7 +123,9 @@ class VLLMEngine(Engine):
         request_id = uuid.uuid4().hex
         sent, produced, finish = 0, 0, "length"
         try:
-            async for output in engine.generate(TokensPrompt(prompt_token_ids=ids), params, request_id):
+            async for output in engine.generate(
+                TokensPrompt(prompt_token_ids=ids), params, request_id
+            ):
                 choice = output.outputs[0]
                 produced = len(choice.token_ids)
                 if choice.text[sent:]:

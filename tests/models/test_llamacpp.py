@@ -51,9 +51,7 @@ def test_stop_sequence_cuts_output(aio, llama_engine):
     text = "".join(d.text for d in free)
     assert "3" in text
     stop = text[text.index("3") :][:2]
-    cut = aio.run(
-        collect(llama_engine.generate(GenerationRequest(prompt, 40, 0.0, stop=(stop,))))
-    )
+    cut = aio.run(collect(llama_engine.generate(GenerationRequest(prompt, 40, 0.0, stop=(stop,)))))
     cut_text = "".join(d.text for d in cut)
     assert cut[-1].finish_reason == "stop"
     assert stop not in cut_text and text.startswith(cut_text)

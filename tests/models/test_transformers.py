@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def hf_engine(aio):
-    engine = TransformersEngine("smollm2-135m-instruct", "v1", context_length=2048,
-                                device="cpu", threads=2)
+    engine = TransformersEngine(
+        "smollm2-135m-instruct", "v1", context_length=2048, device="cpu", threads=2
+    )
     aio.run(engine.start(), timeout=300)
     yield engine
     aio.run(engine.close())

@@ -28,8 +28,13 @@ def test_defaults_serve_the_bundled_model(monkeypatch):
 
 
 def test_yaml_then_env_override(tmp_path, monkeypatch):
-    path = _write(tmp_path, {"server": {"port": 9001, "max_body_bytes": 4096},
-                             "models": [{"name": "m1", "version": "v2", "site": "de-fra-1"}]})
+    path = _write(
+        tmp_path,
+        {
+            "server": {"port": 9001, "max_body_bytes": 4096},
+            "models": [{"name": "m1", "version": "v2", "site": "de-fra-1"}],
+        },
+    )
     monkeypatch.setenv("BASTION_SERVER__PORT", "9100")
     monkeypatch.setenv("BASTION_DATA_DIR", str(tmp_path / "d"))
     settings = load_settings(path)
@@ -49,8 +54,10 @@ def test_yaml_then_env_override(tmp_path, monkeypatch):
         ({"models": [{"name": "a", "engine": "tensorrt"}]}, "models.0.engine"),
         ({"models": [{"name": "a"}, {"name": "a"}]}, "duplicate model version a@v1"),
         ({"models": []}, "at least one model"),
-        ({"ingress": {"autoscaling": {"min_replicas": 3, "max_replicas": 1}}},
-         "ingress.autoscaling"),
+        (
+            {"ingress": {"autoscaling": {"min_replicas": 3, "max_replicas": 1}}},
+            "ingress.autoscaling",
+        ),
         ({"telemetry": True}, "telemetry"),
     ],
 )
@@ -63,7 +70,7 @@ def test_bad_config_names_the_field(tmp_path, data, fragment):
 
 def test_env_override_is_validated_too(monkeypatch):
     monkeypatch.setenv("BASTION_SERVER__PORT", "not-a-port")
-    with pytest.raises(ConfigError, match="server.port"):
+    with pytest.raises(ConfigError, match=r"server\.port"):
         load_settings()
 
 
@@ -79,20 +86,37 @@ def test_unreadable_or_non_mapping_files(tmp_path):
 def test_serve_fails_at_startup_naming_the_field(tmp_path):
     path = _write(tmp_path, {"server": {"port": -1}})
     bastion = Path(sys.executable).parent / "bastion"
-    out = subprocess.run([str(bastion), "serve", "--config", str(path)], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [str(bastion), "serve", "--config", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2
     assert "server.port" in out.stderr
 
 
 def test_serve_config_is_a_ray_serve_config(tmp_path):
-    path = _write(tmp_path, {"site": "de-fra-1", "models": [
-        {"name": "m1", "site": "de-fra-1", "num_gpus": 1,
-         "autoscaling": {"min_replicas": 1, "max_replicas": 4}},
-        {"name": "m2", "site": "de-muc-1"}]})
+    path = _write(
+        tmp_path,
+        {
+            "site": "de-fra-1",
+            "models": [
+                {
+                    "name": "m1",
+                    "site": "de-fra-1",
+                    "num_gpus": 1,
+                    "autoscaling": {"min_replicas": 1, "max_replicas": 4},
+                },
+                {"name": "m2", "site": "de-muc-1"},
+            ],
+        },
+    )
     bastion = Path(sys.executable).parent / "bastion"
-    out = subprocess.run([str(bastion), "serve-config", "--config", str(path)],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [str(bastion), "serve-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     config = yaml.safe_load(out.stdout)
     from ray.serve.schema import ServeDeploySchema
 
@@ -106,6 +130,7 @@ def test_serve_config_is_a_ray_serve_config(tmp_path):
     assert m1["ray_actor_options"]["num_gpus"] == 1
     assert m1["autoscaling_config"]["max_replicas"] == 4
     assert deployments["ModelServer-m2-v1"]["ray_actor_options"]["resources"] == {
-        "site:de-muc-1": 0.001}
+        "site:de-muc-1": 0.001
+    }
     assert app["runtime_env"]["env_vars"]["HF_HUB_OFFLINE"] == "1"
     assert app["args"]["settings"]["models"][1]["name"] == "m2"

@@ -32,12 +32,21 @@ def _error(response, status: int) -> dict:
         ({"model": MODEL, "messages": _msg(), "n": 3}, "n", "n"),
         ({"model": MODEL, "messages": []}, "messages", "messages"),
         ({"model": MODEL}, "messages", "missing"),
-        ({"model": MODEL, "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role",
-         "role"),
-        ({"model": MODEL, "messages": _msg(), "stream_options": {"include_usage": True}},
-         None, "stream_options"),
-        ({"model": MODEL, "messages": _msg(), "response_format": {"type": "json_object"}},
-         "response_format.type", "response_format"),
+        (
+            {"model": MODEL, "messages": [{"role": "robot", "content": "x"}]},
+            "messages.0.role",
+            "role",
+        ),
+        (
+            {"model": MODEL, "messages": _msg(), "stream_options": {"include_usage": True}},
+            None,
+            "stream_options",
+        ),
+        (
+            {"model": MODEL, "messages": _msg(), "response_format": {"type": "json_object"}},
+            "response_format.type",
+            "response_format",
+        ),
     ],
 )
 def test_invalid_parameters_are_400(api, payload, param, fragment):
@@ -48,7 +57,9 @@ def test_invalid_parameters_are_400(api, payload, param, fragment):
 
 
 def test_malformed_json_is_400(api):
-    r = api.post(CHAT, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"})
+    r = api.post(
+        CHAT, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"}
+    )
     assert "not valid JSON" in _error(r, 400)["message"]
 
 
@@ -58,8 +69,9 @@ def test_unknown_model_is_404(api):
     assert "gpt-9" not in error["message"]
 
 
-@pytest.mark.parametrize("key", [None, "sk-not-a-bastion-key", "revoked",
-                                 "bst_0123456789abcdef_" + "A" * 43])
+@pytest.mark.parametrize(
+    "key", [None, "sk-not-a-bastion-key", "revoked", "bst_0123456789abcdef_" + "A" * 43]
+)
 def test_missing_bad_or_revoked_key_is_401(api, key):
     error = _error(api.post(CHAT, key=key, json={"model": MODEL, "messages": _msg()}), 401)
     assert error["code"] == "invalid_api_key"
@@ -90,8 +102,9 @@ def test_unknown_path_and_method(api):
 def test_embedding_errors(api):
     assert _error(api.post("/v1/embeddings", json={"model": "nope", "input": "a"}), 404)
     assert _error(api.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": []}), 400)
-    r = api.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": "a",
-                                          "dimensions": 10})
+    r = api.post(
+        "/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": "a", "dimensions": 10}
+    )
     assert _error(r, 400)["param"] == "dimensions"
     r = api.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": "word " * 600})
     assert _error(r, 400)["code"] == "context_length_exceeded"

@@ -17,10 +17,15 @@ def _events(response) -> list:
 
 
 def test_chat_completion(api):
-    r = api.post("/v1/chat/completions", json={
-        "model": MODEL, "messages": [{"role": "user", "content": "Say hello."}],
-        "max_tokens": 8, "temperature": 0,
-    })
+    r = api.post(
+        "/v1/chat/completions",
+        json={
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Say hello."}],
+            "max_tokens": 8,
+            "temperature": 0,
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "chat.completion" and body["model"] == MODEL
@@ -34,11 +39,18 @@ def test_chat_completion(api):
 
 
 def test_streaming_matches_non_streaming_and_reports_usage(api):
-    payload = {"model": MODEL, "messages": [{"role": "user", "content": "List two fruits."}],
-               "max_completion_tokens": 12, "temperature": 0, "seed": 7}
+    payload = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "List two fruits."}],
+        "max_completion_tokens": 12,
+        "temperature": 0,
+        "seed": 7,
+    }
     whole = api.post("/v1/chat/completions", json=payload).json()
-    r = api.post("/v1/chat/completions", json={
-        **payload, "stream": True, "stream_options": {"include_usage": True}})
+    r = api.post(
+        "/v1/chat/completions",
+        json={**payload, "stream": True, "stream_options": {"include_usage": True}},
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = _events(r)
     assert events[-1] == "[DONE]"
@@ -52,9 +64,16 @@ def test_streaming_matches_non_streaming_and_reports_usage(api):
 
 
 def test_text_completion_and_stop(api):
-    r = api.post("/v1/completions", json={
-        "model": MODEL, "prompt": "1, 2, 3, 4,", "max_tokens": 20, "temperature": 0,
-        "stop": [" 7"]})
+    r = api.post(
+        "/v1/completions",
+        json={
+            "model": MODEL,
+            "prompt": "1, 2, 3, 4,",
+            "max_tokens": 20,
+            "temperature": 0,
+            "stop": [" 7"],
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and body["object"] == "text_completion"
     assert "5" in body["choices"][0]["text"] and "7" not in body["choices"][0]["text"]
@@ -62,9 +81,16 @@ def test_text_completion_and_stop(api):
 
 
 def test_streamed_text_completion(api):
-    r = api.post("/v1/completions", json={
-        "model": f"{MODEL}@v1", "prompt": "The capital of France is", "max_tokens": 5,
-        "temperature": 0, "stream": True})
+    r = api.post(
+        "/v1/completions",
+        json={
+            "model": f"{MODEL}@v1",
+            "prompt": "The capital of France is",
+            "max_tokens": 5,
+            "temperature": 0,
+            "stream": True,
+        },
+    )
     events = _events(r)
     assert events[-1] == "[DONE]"
     assert events[-2]["choices"][0]["finish_reason"] in {"stop", "length"}
@@ -72,9 +98,13 @@ def test_streamed_text_completion(api):
 
 
 def test_embeddings_float_and_base64(api):
-    r = api.post("/v1/embeddings", json={"model": "all-minilm-l6-v2",
-                                          "input": ["heart attack", "myocardial infarction",
-                                                    "quarterly bank statement"]})
+    r = api.post(
+        "/v1/embeddings",
+        json={
+            "model": "all-minilm-l6-v2",
+            "input": ["heart attack", "myocardial infarction", "quarterly bank statement"],
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and len(body["data"]) == 3
     vecs = [d["embedding"] for d in body["data"]]
@@ -85,8 +115,10 @@ def test_embeddings_float_and_base64(api):
 
     assert dot(vecs[0], vecs[1]) > dot(vecs[0], vecs[2])
     assert body["usage"]["prompt_tokens"] > 3
-    b64 = api.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": "x",
-                                            "encoding_format": "base64"}).json()
+    b64 = api.post(
+        "/v1/embeddings",
+        json={"model": "all-minilm-l6-v2", "input": "x", "encoding_format": "base64"},
+    ).json()
     assert isinstance(b64["data"][0]["embedding"], str)
 
 

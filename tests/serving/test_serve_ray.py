@@ -49,7 +49,10 @@ class Server:
         env = {**os.environ, "BASTION_DATA_DIR": str(self.data)}
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--config", str(config), "--port", str(self.port)],
-            stdout=self.stdout, stderr=self.stderr, env=env, start_new_session=True,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            env=env,
+            start_new_session=True,
             cwd=tmp,
         )
         self.key = self._wait()
@@ -94,8 +97,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=server.key, max_retries=0,
-                         timeout=120)
+    return openai.OpenAI(
+        base_url=server.url + "/v1", api_key=server.key, max_retries=0, timeout=120
+    )
 
 
 def test_bootstrap_created_data_dir_and_admin_key(server):
@@ -105,15 +109,23 @@ def test_bootstrap_created_data_dir_and_admin_key(server):
 
 def test_chat(client):
     r = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"Hello {MARKER}"}],
-        max_tokens=8, temperature=0)
+        model=MODEL,
+        messages=[{"role": "user", "content": f"Hello {MARKER}"}],
+        max_tokens=8,
+        temperature=0,
+    )
     assert r.choices[0].message.content and r.usage.completion_tokens <= 8
 
 
 def test_streaming_chat_with_usage(client):
     stream = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "Name a color."}],
-        max_tokens=10, temperature=0, stream=True, stream_options={"include_usage": True})
+        model=MODEL,
+        messages=[{"role": "user", "content": "Name a color."}],
+        max_tokens=10,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text
@@ -150,24 +162,30 @@ def test_unknown_model_is_404(client):
 def test_bad_parameter_is_400(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "x"}], temperature=7)
+            model=MODEL, messages=[{"role": "user", "content": "x"}], temperature=7
+        )
     assert info.value.body["param"] == "temperature"
 
 
 def test_keys_cli_create_and_revoke(server):
     env = {**os.environ, "BASTION_DATA_DIR": str(server.data)}
-    out = subprocess.run([str(BIN), "keys", "create", "--tenant", "clinic", "--role", "app"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(BIN), "keys", "create", "--tenant", "clinic", "--role", "app"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = out.stdout.strip().splitlines()[-1]
     assert key.startswith("bst_")
     api = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
     assert api.models.list().data
-    listing = subprocess.run([str(BIN), "keys", "list"], env=env, capture_output=True,
-                             text=True, check=True).stdout
+    listing = subprocess.run(
+        [str(BIN), "keys", "list"], env=env, capture_output=True, text=True, check=True
+    ).stdout
     key_id = key.split("_")[1]
     assert key_id in listing and key not in listing
-    subprocess.run([str(BIN), "keys", "revoke", key_id], env=env, check=True,
-                   capture_output=True)
+    subprocess.run([str(BIN), "keys", "revoke", key_id], env=env, check=True, capture_output=True)
     with pytest.raises(openai.AuthenticationError):
         api.models.list()
 
@@ -180,10 +198,16 @@ def test_client_disconnect_stops_generation(server):
         return r.json()["models"][f"{MODEL}@v1"]
 
     before = stats()
-    body = {"model": MODEL, "prompt": "1, 2, 3, 4, 5,", "max_tokens": 1500, "stream": True,
-            "temperature": 0}
-    with httpx.stream("POST", server.url + "/v1/completions", json=body, headers=admin,
-                      timeout=60) as r:
+    body = {
+        "model": MODEL,
+        "prompt": "1, 2, 3, 4, 5,",
+        "max_tokens": 1500,
+        "stream": True,
+        "temperature": 0,
+    }
+    with httpx.stream(
+        "POST", server.url + "/v1/completions", json=body, headers=admin, timeout=60
+    ) as r:
         seen = 0
         for line in r.iter_lines():
             if line.startswith("data: "):
@@ -205,13 +229,18 @@ def test_metrics_and_request_ids(server, client):
     r = httpx.get(server.url + "/metrics", headers={"authorization": f"Bearer {server.key}"})
     assert r.status_code == 200 and "bastion_time_to_first_token_seconds" in r.text
     assert httpx.get(server.url + "/metrics").status_code == 401
-    assert len(r.headers["x-request-id"]) == 32
+    assert len(r.headers["x-request-id"]) == 36  # one UUID, not one from Ray and one of ours
+    smuggled = httpx.get(server.url + "/healthz", headers={"x-request-id": "John Smith"})
+    assert smuggled.status_code == 200
 
 
 def test_logs_are_json_with_request_ids_and_no_prompt_text(server, client):
     client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"Repeat {MARKER} please"}],
-        max_tokens=16, temperature=0)
+        model=MODEL,
+        messages=[{"role": "user", "content": f"Repeat {MARKER} please"}],
+        max_tokens=16,
+        temperature=0,
+    )
     time.sleep(1)
     texts = [server.logs()]
     ray_logs = Path("/tmp/ray/session_latest/logs")
@@ -221,7 +250,8 @@ def test_logs_are_json_with_request_ids_and_no_prompt_text(server, client):
                 texts.append(path.read_text(errors="ignore"))
     assert not any(MARKER in t for t in texts)
     bastion_lines = [
-        json.loads(line) for line in server.logs().splitlines()
+        json.loads(line)
+        for line in server.logs().splitlines()
         if line.startswith("{") and '"logger": "bastion' in line
     ]
     for entry in bastion_lines:
