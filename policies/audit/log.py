@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
 
+from .bundle import ExportSummary
 from .checkpoint import Checkpoint, sign_checkpoint
 from .config import AuditConfig
 from .content import ContentVault, KeyEncryptionKey
 from .errors import AuditIntegrityError, AuditUnavailable, StoreConflict
+from .export import export_bundle
 from .merkle import MerkleTree, leaf_hash
 from .record import AuditRecord
 from .signer import Signer
@@ -108,15 +112,17 @@ class AuditLog:
         self._since_checkpoint = tree.size - tail_from
 
     async def close(self) -> None:
-        """Commit what is queued, sign a final checkpoint, stop."""
-        if not self._running:
+        """Commit what is queued, sign a final checkpoint (unless halted), stop."""
+        if not self._tasks:
             return
         self._running = False
         self._wake.set()
         self._checkpoint_due.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._sign_checkpoint()
+        self._tasks = []
+        if self._halted is None:
+            with contextlib.suppress(Exception):
+                await self._sign_checkpoint()
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -287,6 +293,25 @@ class AuditLog:
         records = [(r.index, AuditRecord.from_canonical(r.body)) for r in rows]
         nxt = rows[-1].index if len(rows) == limit else None
         return QueryPage(records, nxt)
+
+    async def export(
+        self,
+        out: Path,
+        start: datetime | str | None,
+        end: datetime | str | None,
+        tenant: str | None = None,
+        event_type: str | None = None,
+        fmt: Literal["jsonl", "csv"] = "jsonl",
+    ) -> ExportSummary:
+        """Checkpoint everything durable now, then write a bundle (see ``export_bundle``).
+
+        The caller appends the ``audit.exported`` record with ``summary.audit_detail()``.
+        """
+        await self.checkpoint_now()
+        return await asyncio.to_thread(
+            export_bundle, self.store, out, start, end, tenant, event_type, fmt,
+            signer=self.signer, clock=self._clock,
+        )  # fmt: skip
 
     async def read_content(self, record: AuditRecord) -> str:
         """Decrypt a record's captured content. Raises ContentShredded after shredding."""

@@ -357,3 +357,27 @@ def test_build_audit_log_from_configuration(tmp_path: Path) -> None:
     for name in ("audit.db", "audit-signing.key", "audit-kek.key"):
         assert (tmp_path / name).exists()
     assert (tmp_path / "audit-kek.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_export_through_the_running_log(
+    backend: Callable[..., AuditConfig], tmp_path: Path, signer
+) -> None:
+    from policies.audit import verify_bundle
+
+    config = backend(**FAST)
+
+    async def run():
+        store = open_store(config, tmp_path)
+        log = await started(store, signer, config)
+        await asyncio.gather(*(log.append(make_record(i, tenant=f"t{i % 2}")) for i in range(9)))
+        summary = await log.export(tmp_path / "b.zip", None, None, tenant="t1", fmt="csv")
+        exported = make_record(99, event_type="audit.exported", detail=summary.audit_detail())
+        index = await log.append(exported)
+        await log.close()
+        store.close()
+        return summary, index
+
+    summary, index = asyncio.run(run())
+    assert summary.records == 4 and summary.anchor_tree_size == 9 and index == 9
+    result = verify_bundle(summary.path, expected_key_id=signer.key_id)
+    assert result.ok and result.records == 4, result.reason
