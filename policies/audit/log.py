@@ -13,15 +13,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .bundle import ExportSummary
 from .checkpoint import Checkpoint, sign_checkpoint
 from .config import AuditConfig
-from .content import ContentVault, KeyEncryptionKey
+from .content import ContentVault, KeyEncryptionKey, SealedContent
 from .errors import AuditIntegrityError, AuditUnavailable, StoreConflict
 from .export import export_bundle
 from .merkle import MerkleTree, leaf_hash
@@ -48,11 +48,10 @@ class LogStats:
     checkpoints: int = 0
 
 
-@dataclass
-class _Pending:
-    leaf: LeafRow  # index filled in at commit time
-    content: object | None
-    future: asyncio.Future[int] = field(repr=False)
+class _Pending(NamedTuple):
+    meta: tuple[bytes, str, str | None, str, str, bytes]  # a LeafRow without its index
+    content: SealedContent | None
+    future: asyncio.Future[int]
 
 
 class AuditLog:
@@ -145,17 +144,10 @@ class AuditLog:
                 raise AuditUnavailable(f"cannot seal captured content: {e}") from e
             record = record.model_copy(update={"content": sealed.ref})
         body = record.canonical_bytes()
-        leaf = LeafRow(
-            -1,
-            leaf_hash(body),
-            record.time,
-            record.tenant,
-            record.event_type,
-            record.outcome,
-            body,
-        )
+        meta = (leaf_hash(body), record.time, record.actor.tenant, record.event_type,
+                record.outcome, body)  # fmt: skip
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(leaf, sealed, fut))
+        self._queue.append(_Pending(meta, sealed, fut))
         self._wake.set()
         return await fut
 
@@ -183,13 +175,9 @@ class AuditLog:
     async def _commit(self, batch: list[_Pending]) -> None:
         for attempt in range(3):
             start = self._tree.size
-            leaves = [
-                LeafRow(start + i, p.leaf.leaf_hash, *_meta(p.leaf)) for i, p in enumerate(batch)
-            ]
+            leaves = [LeafRow(start + i, *p.meta) for i, p in enumerate(batch)]
             contents: list[ContentRow] = [
-                p.content.row(start + i)  # type: ignore[attr-defined]
-                for i, p in enumerate(batch)
-                if p.content is not None
+                p.content.row(start + i) for i, p in enumerate(batch) if p.content is not None
             ]
             try:
                 await asyncio.to_thread(self.store.append_batch, start, leaves, contents)
@@ -324,7 +312,3 @@ class AuditLog:
         if self.vault is None:
             return 0
         return await asyncio.to_thread(self.vault.shred_tenant, tenant)
-
-
-def _meta(leaf: LeafRow) -> tuple[str, str | None, str, str, bytes]:
-    return leaf.time, leaf.tenant, leaf.event_type, leaf.outcome, leaf.body

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..checkpoint import Checkpoint
 
 __all__ = ["AuditStore", "ContentRow", "DataKeyRow", "LeafRow", "RecordFilter"]
 
 
-@dataclass(frozen=True, slots=True)
-class LeafRow:
+class LeafRow(NamedTuple):
+    """A tuple in ``audit_leaf`` column order, so drivers take it as it is."""
+
     index: int
     leaf_hash: bytes
     time: str

@@ -142,9 +142,7 @@ class PostgresStore:
                 raise StoreConflict(start, actual)
             with cur.copy(f"COPY audit_leaf ({_LEAF_COLS}) FROM STDIN") as cp:
                 for r in leaves:
-                    cp.write_row(
-                        (r.index, r.leaf_hash, r.time, r.tenant, r.event_type, r.outcome, r.body)
-                    )
+                    cp.write_row(r)
             if contents:
                 with cur.copy(
                     "COPY audit_content (content_id, idx, tenant, dek_id, nonce, ciphertext)"

@@ -117,11 +117,7 @@ class SqliteStore:
             if actual != start:
                 raise StoreConflict(start, actual)
             c.executemany(
-                f"INSERT INTO audit_leaf ({_LEAF_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (r.index, r.leaf_hash, r.time, r.tenant, r.event_type, r.outcome, r.body)
-                    for r in leaves
-                ],
+                f"INSERT INTO audit_leaf ({_LEAF_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", leaves
             )
             if contents:
                 c.executemany(
