@@ -1,16 +1,17 @@
 """The model catalog: which model versions exist, where they run, and what a name resolves to.
 
 Built from the serving configuration. A client may name a model as ``name`` (its default
-version: the first one configured) or as ``name@version``.
+version: the first one configured) or as ``name@version``. Which version a request may use is
+the policy layer's decision (policies/decide.py); the registry only knows what is deployed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from serving.config import ModelConfig
+    from serving.config import EmbeddingConfig, ModelConfig
 
 __all__ = ["ModelNotFound", "ModelVersion", "Registry"]
 
@@ -26,6 +27,7 @@ class ModelVersion:
     site: str
     engine: str
     context_length: int
+    kind: Literal["generate", "embed"] = "generate"
 
     @property
     def key(self) -> str:
@@ -33,13 +35,28 @@ class ModelVersion:
 
 
 class Registry:
-    def __init__(self, models: list[ModelConfig]) -> None:
+    def __init__(
+        self, models: list[ModelConfig], embeddings: EmbeddingConfig | None = None
+    ) -> None:
         self._versions: dict[str, ModelVersion] = {}
         self._default: dict[str, str] = {}
-        for cfg in models:
-            mv = ModelVersion(cfg.name, cfg.version, cfg.site, cfg.engine, cfg.context_length)
+        entries = [
+            ModelVersion(m.name, m.version, m.site, m.engine, m.context_length) for m in models
+        ]
+        if embeddings is not None:
+            entries.append(
+                ModelVersion(
+                    embeddings.name,
+                    embeddings.version,
+                    embeddings.site,
+                    "sentence-transformers",
+                    256,
+                    "embed",
+                )
+            )
+        for mv in entries:
             self._versions[mv.key] = mv
-            self._default.setdefault(cfg.name, mv.key)
+            self._default.setdefault(mv.name, mv.key)
 
     def resolve(self, requested: str) -> ModelVersion:
         key = requested if "@" in requested else self._default.get(requested, "")
@@ -48,8 +65,11 @@ class Registry:
         except KeyError:
             raise ModelNotFound(requested) from None
 
+    def get(self, key: str) -> ModelVersion | None:
+        return self._versions.get(key)
+
     def versions(self) -> list[ModelVersion]:
         return list(self._versions.values())
 
-    def names(self) -> list[str]:
-        return list(self._default)
+    def is_default(self, mv: ModelVersion) -> bool:
+        return self._default.get(mv.name) == mv.key

@@ -22,15 +22,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.registry import ModelNotFound
 from policies.access import AuthenticationFailed, Role
+from policies.decide import PolicyDenied
+from policies.documents import PolicyDocumentError
 from serving import protocol
 from serving.gateway import (
     Gateway,
     InvalidRequest,
+    ModelUnavailable,
     PermissionDenied,
     RequestContext,
     UpstreamError,
 )
 from serving.observability import METRICS, REQUEST_ID, render_metrics
+from serving.policy_reload import request_reload
 
 __all__ = ["create_api", "error_response"]
 
@@ -84,6 +88,12 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return 401, _body(f"Incorrect or missing API key ({exc}).", 401, code="invalid_api_key")
     if isinstance(exc, PermissionDenied):
         return 403, _body(str(exc), 403)
+    if isinstance(exc, PolicyDenied):
+        d = exc.decision
+        message = f"Denied by policy rule {d.rule_id} (policy {d.policy_version}): {d.reason}"
+        return 403, _body(message, 403, code="policy_denied")
+    if isinstance(exc, PolicyDocumentError):
+        return 400, _body(f"policy documents rejected: {len(exc.issues)} problem(s)", 400)
     if isinstance(exc, ModelNotFound):
         return 404, _body(
             "The model does not exist or you do not have access to it.",
@@ -95,6 +105,8 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return 400, _body(str(exc), 400, exc.param, exc.code)
     if isinstance(exc, _BodyTooLarge):
         return 413, _body(str(exc), 413, code="request_too_large")
+    if isinstance(exc, ModelUnavailable):
+        return 503, _body(str(exc), 503, "model", "model_unavailable")
     if isinstance(exc, UpstreamError):
         return 503, _body(str(exc), 503)
     if isinstance(exc, StarletteHTTPException):
@@ -161,6 +173,7 @@ _ROUTES = frozenset(
         "/v1/embeddings",
         "/v1/models",
         "/v1/admin/models",
+        "/v1/admin/policy/reload",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -239,6 +252,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     """The HTTP app. Its gateway is ``app.state.gateway``, set by whoever hosts the app."""
     app = FastAPI(title="Bastion", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = None
+    app.state.policy_reloader = None
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(RequestScope)
 
@@ -246,6 +260,12 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         gw = request.app.state.gateway
         if gw is None:
             raise UpstreamError("the gateway is starting")
+        reloader = request.app.state.policy_reloader
+        if reloader is not None:
+            reloader.poll()
+        ctx = _ctx(request)
+        purpose = request.headers.get("x-bastion-purpose")
+        ctx.purpose = purpose.strip() if purpose else None
         return gw
 
     @app.exception_handler(Exception)
@@ -263,6 +283,8 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         ModelNotFound,
         InvalidRequest,
         UpstreamError,
+        PolicyDenied,
+        PolicyDocumentError,
     ):
         app.add_exception_handler(kind, any_error)
 
@@ -293,14 +315,25 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
         gw = gateway(request)
-        gw.authenticate(_ctx(request), _bearer(request))
-        return JSONResponse(await gw.list_models())
+        principal = gw.authenticate(_ctx(request), _bearer(request))
+        return JSONResponse(await gw.list_models(principal))
 
     @app.get("/v1/admin/models")
     async def admin_models(request: Request) -> Response:
         gw = gateway(request)
         gw.authenticate(_ctx(request), _bearer(request), Role.ADMIN)
         return JSONResponse({"models": await gw.model_stats()})
+
+    @app.post("/v1/admin/policy/reload")
+    async def admin_policy_reload(request: Request) -> Response:
+        gw = gateway(request)
+        gw.authenticate(_ctx(request), _bearer(request), Role.ADMIN)
+        reloader = request.app.state.policy_reloader
+        if reloader is None:
+            raise UpstreamError("policy reload is not configured")
+        version = request_reload(reloader.files, reloader.marker.parent)
+        reloader.reload()
+        return JSONResponse({"policy_version": version})
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -310,7 +343,10 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     async def readyz(request: Request) -> Response:
         gw = request.app.state.gateway
         models = await gw.readiness() if gw is not None else {}
-        ready = bool(models) and all(models.values())
+        # Ready when every model that can run in this cluster is loaded; models pinned to an
+        # absent site are reported "unavailable" and do not hold readiness back.
+        placeable = [state for state in models.values() if state != "unavailable"]
+        ready = bool(placeable) and all(state == "ready" for state in placeable)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "models": models},
             status_code=200 if ready else 503,

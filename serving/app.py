@@ -117,6 +117,31 @@ class EmbedderShell:
         return {"error": error} if error else await self._embed_batch(texts)
 
 
+class RaySites:
+    """Sites with capacity: the ``site:<id>`` resources of the cluster's live nodes, refreshed
+    every few seconds, so requests for a model pinned to an absent site fail at once."""
+
+    def __init__(self, refresh_s: float = 5.0) -> None:
+        self.refresh_s = refresh_s
+        self._sites: set[str] = set()
+        self._next = 0.0
+
+    def available(self, site: str) -> bool:
+        import time
+
+        import ray
+
+        now = time.monotonic()
+        if now >= self._next:
+            self._sites = {
+                key.removeprefix("site:")
+                for key in ray.cluster_resources()
+                if key.startswith("site:")
+            }
+            self._next = now + self.refresh_s
+        return site in self._sites
+
+
 class RayModelClient:
     """Adapts a ModelServer deployment handle to the gateway's ModelClient protocol."""
 
@@ -161,17 +186,24 @@ class Ingress:
     ) -> None:
         from models.registry import Registry
         from policies.access import KeyStore
+        from policies.decide import PolicyEngine
         from serving.gateway import Gateway
         from serving.observability import configure_logging
+        from serving.policy_reload import PolicyReloader
 
-        self.settings = Settings.model_validate(settings_data)
-        configure_logging(self.settings.log_level)
+        self.settings = cfg = Settings.model_validate(settings_data)
+        configure_logging(cfg.log_level)
+        policy = PolicyEngine.from_paths(cfg.policy_files())
+        self.reloader = PolicyReloader(
+            policy, cfg.policy_files(), cfg.data_dir, cfg.policy.reload_check_s
+        )
         self.gateway = Gateway(
-            KeyStore(self.settings.data_dir / "keys.db"),
-            Registry(self.settings.models),
+            KeyStore(cfg.data_dir / "keys.db"),
+            Registry(cfg.models, cfg.embeddings),
+            policy,
+            RaySites(),
             {key: RayModelClient(handle) for key, handle in models.items()},
             RayEmbedderClient(embedder),
-            self.settings.embeddings.name,
         )
 
     def __serve_build_asgi_app__(self) -> Any:
@@ -180,6 +212,7 @@ class Ingress:
         server = self.settings.server
         api = create_api(server.max_body_bytes, server.metrics_public)
         api.state.gateway = self.gateway
+        api.state.policy_reloader = self.reloader
         return api
 
 
@@ -193,9 +226,9 @@ def build_app(settings: Settings) -> Application:
         for m in settings.models
     }
     emb = settings.embeddings
-    embedder = serve.deployment(EmbedderShell, name="Embedder", **_options(emb)).bind(
-        emb.name, emb.path
-    )
+    embedder = serve.deployment(
+        EmbedderShell, name="Embedder", **_options(emb, {site_resource(emb.site): 0.001})
+    ).bind(emb.name, emb.path)
     ingress = serve.deployment(Ingress, name="Ingress", **_options(settings.ingress))
     return ingress.bind(data, models, embedder)
 
@@ -209,7 +242,8 @@ def serve_config(settings: Settings) -> dict[str, Any]:
     """The Ray Serve config (for ``serve deploy`` or a KubeRay RayService) equivalent to
     what ``bastion serve`` runs locally with the same settings."""
     deployments = [{"name": "Ingress", **_options(settings.ingress)}]
-    deployments.append({"name": "Embedder", **_options(settings.embeddings)})
+    emb = settings.embeddings
+    deployments.append({"name": "Embedder", **_options(emb, {site_resource(emb.site): 0.001})})
     for m in settings.models:
         deployments.append(
             {"name": deployment_name(m), **_options(m, {site_resource(m.site): 0.001})}

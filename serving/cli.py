@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from policies import cli as policy_cli
 from serving.config import ConfigError, Settings, load_settings
 
 __all__ = ["app", "main"]
@@ -19,6 +20,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bastion inference server.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(policy_cli.app, name="policy")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="bastion.yaml (default: $BASTION_CONFIG).")
@@ -41,16 +43,51 @@ def _settings(config: Path | None, data_dir: Path | None = None) -> Settings:
 
 
 def _bootstrap(settings: Settings) -> str | None:
-    """Create the data folder and, on first start, one admin key (returned once)."""
+    """Create the data folder and, on first start, one admin key (returned once) and, when no
+    policy files are configured, a bootstrap policy for the local site."""
     from policies.access import KeyStore, Role
+    from policies.defaults import bootstrap_policy_yaml
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
+    policy = settings.data_dir / "policy.yaml"
+    if not settings.policy.files and not policy.exists():
+        emb = settings.embeddings
+        local = [m.key for m in settings.models if m.site == settings.site]
+        if emb.site == settings.site:
+            local.append(f"{emb.name}@{emb.version}")
+        policy.write_text(bootstrap_policy_yaml(settings.site, "default", local))
     store = KeyStore(settings.data_dir / "keys.db")
     if store.count() == 0:
         key, _ = store.create("default", Role.ADMIN, name="bootstrap")
         return key
     return None
+
+
+def _check_policy(settings: Settings) -> None:
+    """The policy must load, and agree with the configuration on where each model runs."""
+    from policies.decide import PolicyEngine
+    from policies.documents import PolicyDocumentError
+
+    try:
+        engine = PolicyEngine.from_paths(settings.policy_files())
+    except PolicyDocumentError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        typer.echo("policy documents rejected; not starting", err=True)
+        raise typer.Exit(2) from None
+    emb = settings.embeddings
+    deployed = [(m.key, m.site) for m in settings.models] + [
+        (f"{emb.name}@{emb.version}", emb.site)
+    ]
+    for key, site in deployed:
+        declared = engine.model_site(key)
+        if declared is not None and declared != site:
+            typer.echo(
+                f"model {key} is configured on site {site} but policy places it on {declared}",
+                err=True,
+            )
+            raise typer.Exit(2)
 
 
 @app.command()
@@ -79,6 +116,7 @@ def serve(
     os.environ.update(OFFLINE_ENV)
     configure_logging(settings.log_level, DRIVER_LOGGERS)
     key = _bootstrap(settings)
+    _check_policy(settings)
     if key is not None:
         typer.echo("Bootstrap admin API key for tenant 'default' (shown once, store it safely):")
         typer.echo(key)
@@ -98,15 +136,64 @@ def serve(
         http_options={"host": settings.server.host, "port": settings.server.port},
         logging_config=dict(SERVE_LOGGING),
     )
-    ray_serve.run(build_app(settings), name="bastion", route_prefix="/")
+    # Not serve.run: it would wait forever for a model pinned to a site this cluster lacks.
+    ray_serve._run(build_app(settings), name="bastion", route_prefix="/", _blocking=False)
+    _wait_for_local_deployments(settings)
     typer.echo(f"Bastion serving on http://{settings.server.host}:{settings.server.port}", err=True)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: _reload_quietly(settings))
     stop.wait()
     ray_serve.shutdown()
     ray.shutdown()
+
+
+def _wait_for_local_deployments(settings: Settings, timeout_s: float = 900) -> None:
+    """Wait until the ingress and every deployment whose site this cluster has are healthy."""
+    import time
+
+    import ray
+    from ray import serve as ray_serve
+
+    from serving.app import deployment_name
+
+    sites = {k.removeprefix("site:") for k in ray.cluster_resources() if k.startswith("site:")}
+    wanted = {"Ingress"} | {deployment_name(m) for m in settings.models if m.site in sites}
+    if settings.embeddings.site in sites:
+        wanted.add("Embedder")
+    skipped = [m.key for m in settings.models if m.site not in sites]
+    if skipped:
+        typer.echo(f"not placeable here (site absent): {', '.join(skipped)}", err=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app_status = ray_serve.status().applications.get("bastion")
+        if app_status is not None:
+            states = {name: d.status for name, d in app_status.deployments.items()}
+            if all(states.get(name) == "HEALTHY" for name in wanted):
+                return
+            if any(states.get(name) == "DEPLOY_FAILED" for name in wanted):
+                typer.echo(f"deployment failed: {states}", err=True)
+                raise typer.Exit(1)
+        time.sleep(0.5)
+    typer.echo("deployments did not become healthy in time", err=True)
+    raise typer.Exit(1)
+
+
+def _reload_quietly(settings: Settings) -> None:
+    import logging
+
+    from policies.documents import PolicyDocumentError
+    from serving.policy_reload import request_reload
+
+    log = logging.getLogger("bastion.policy")
+    try:
+        version = request_reload(settings.policy_files(), settings.data_dir)
+    except PolicyDocumentError as exc:
+        log.error("SIGHUP: policy documents rejected", extra={"problems": len(exc.issues)})
+        return
+    log.info("SIGHUP: policy reload requested", extra={"policy_version": version})
 
 
 @app.command("serve-config")
@@ -173,5 +260,39 @@ def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = No
     typer.echo(f"revoked {key_id}")
 
 
+@policy_cli.app.command("reload")
+def policy_reload(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Validate the configured policy documents and make every ingress replica reload them.
+
+    A bad set is rejected (exit 1) and the policy in force stays."""
+    from policies.documents import PolicyDocumentError
+    from serving.policy_reload import request_reload
+
+    settings = _settings(config, data_dir)
+    try:
+        version = request_reload(settings.policy_files(), settings.data_dir)
+    except PolicyDocumentError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        typer.echo("policy documents rejected; the policy in force stays", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"reload requested: policy {version}")
+
+
+def _default_policy_files() -> None:
+    """`bastion policy check|explain|test` default to the configured documents."""
+    if os.environ.get("BASTION_POLICY_FILES"):
+        return
+    try:
+        settings = _settings(None, None)
+    except (typer.Exit, ConfigError):
+        return
+    files = [str(p) for p in settings.policy_files() if p.exists()]
+    if files:
+        os.environ["BASTION_POLICY_FILES"] = " ".join(files)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "policy":
+        _default_policy_files()
     app()

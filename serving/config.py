@@ -21,6 +21,7 @@ __all__ = [
     "EmbeddingConfig",
     "IngressConfig",
     "ModelConfig",
+    "PolicySettings",
     "ServerConfig",
     "Settings",
     "load_settings",
@@ -98,11 +99,24 @@ class ModelConfig(_Replicated):
 
 class EmbeddingConfig(_Replicated):
     name: str = Field("all-minilm-l6-v2", description="Model name for /v1/embeddings.")
+    version: str = Field("v1", description="Version label; policy names it `name@version`.")
+    site: str = Field("local", description="Site (Ray resource `site:<id>`) it runs on.")
     path: str | None = Field(
         None, description="Sentence-transformers directory; empty means the bundled MiniLM."
     )
     max_batch_size: int = Field(32, ge=1, description="Inputs per Serve batch.")
     max_inputs: int = Field(256, ge=1, description="Most inputs one request may embed.")
+
+
+class PolicySettings(_Strict):
+    files: list[Path] = Field(
+        default_factory=list,
+        description="Policy documents or folders (docs/policy.md). Empty: <data_dir>/policy.yaml, "
+        "written at first start with a bootstrap policy for the local site.",
+    )
+    reload_check_s: float = Field(
+        1.0, gt=0, description="How often each ingress replica checks for a reload request."
+    )
 
 
 class IngressConfig(_Replicated):
@@ -144,6 +158,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingConfig = Field(
         default_factory=EmbeddingConfig, description="Embedding model."
     )
+    policy: PolicySettings = Field(default_factory=PolicySettings, description="Policy layer.")
 
     @classmethod
     def settings_customise_sources(
@@ -167,6 +182,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"models: duplicate model version {model.key}")
             seen.add(model.key)
         return self
+
+    def policy_files(self) -> list[Path]:
+        return list(self.policy.files) or [self.data_dir / "policy.yaml"]
 
     def model(self, key: str) -> ModelConfig:
         for model in self.models:

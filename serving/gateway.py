@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from models.registry import ModelNotFound, ModelVersion, Registry
 from policies.access import AuthenticationFailed, KeyStore, Principal, Role
+from policies.decide import Decision, DecisionInput, PolicyDenied, PolicyEngine
 from serving import protocol
 from serving.observability import METRICS
 
@@ -26,8 +27,11 @@ __all__ = [
     "Gateway",
     "InvalidRequest",
     "ModelClient",
+    "ModelUnavailable",
     "PermissionDenied",
     "RequestContext",
+    "Sites",
+    "StaticSites",
     "UpstreamError",
 ]
 
@@ -49,6 +53,25 @@ class PermissionDenied(Exception):
 
 class UpstreamError(Exception):
     """A model or embedder failed or is unavailable (→ 503). Message has no request content."""
+
+
+class ModelUnavailable(UpstreamError):
+    """Policy allows the model version but it cannot run: its site has no capacity in this
+    cluster, or it is not deployed here (→ 503, at once: requests never queue for it)."""
+
+
+class Sites(Protocol):
+    """Which sites currently have capacity (nodes advertising ``site:<id>``)."""
+
+    def available(self, site: str) -> bool: ...
+
+
+class StaticSites:
+    def __init__(self, sites: set[str]) -> None:
+        self.sites = sites
+
+    def available(self, site: str) -> bool:
+        return site in self.sites
 
 
 class ModelClient(Protocol):
@@ -74,6 +97,10 @@ class RequestContext:
     principal: Principal | None = None
     route: str = ""
     model: ModelVersion | None = None
+    requested_model: str | None = None
+    purpose: str | None = None
+    data_classes: frozenset[str] = frozenset()
+    decision: Decision | None = None
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     prompt_tokens: int = 0
@@ -89,15 +116,17 @@ class Gateway:
         self,
         keys: KeyStore,
         registry: Registry,
+        policy: PolicyEngine,
+        sites: Sites,
         models: dict[str, ModelClient],
         embedder: EmbedderClient | None,
-        embedding_model: str = "all-minilm-l6-v2",
     ) -> None:
         self.keys = keys
         self.registry = registry
+        self.policy = policy
+        self.sites = sites
         self.models = models
         self.embedder = embedder
-        self.embedding_model = embedding_model
 
     # -- stage 1: authenticate ------------------------------------------------------------
     def authenticate(self, ctx: RequestContext, bearer: str | None, *roles: Role) -> Principal:
@@ -111,13 +140,45 @@ class Gateway:
             raise PermissionDenied(f"role '{principal.role}' may not use this endpoint")
         return principal
 
-    # -- stage 6: route ---------------------------------------------------------------------
-    def _route(self, ctx: RequestContext, requested: str) -> ModelClient:
-        model = self.registry.resolve(requested)
+    # -- stage 3: decide, then stage 6: route -------------------------------------------------
+    def _admit(self, ctx: RequestContext, requested: str, kind: str) -> ModelVersion:
+        """Decide by policy where the request may run; MUST be called before any model sees it."""
+        principal = ctx.principal
+        assert principal is not None, "authenticate first"
+        ctx.requested_model = requested
+        decision = self.policy.decide(
+            DecisionInput(
+                principal.tenant,
+                principal.role.value,
+                principal.key_id,
+                requested,
+                ctx.data_classes,
+                ctx.purpose,
+            )
+        )
+        ctx.decision = decision
+        METRICS.decisions.labels(decision.outcome, decision.rule_id).inc()
+        if not decision.allowed:
+            if decision.rule_id == "default-deny/unknown-model":
+                raise ModelNotFound(requested)
+            raise PolicyDenied(decision)
+        model = self.registry.get(decision.model_version or "")
+        if model is None or model.kind != kind:
+            if model is None and kind == "generate":
+                raise ModelUnavailable("the model version policy selected is not deployed here")
+            raise ModelNotFound(requested)
         ctx.model = model
+        if not self.sites.available(model.site):
+            raise ModelUnavailable(
+                f"model version {model.key} is pinned to site {model.site}, which has no "
+                "capacity in this cluster"
+            )
+        return model
+
+    def _client(self, model: ModelVersion) -> ModelClient:
         client = self.models.get(model.key)
         if client is None:
-            raise ModelNotFound(requested)
+            raise ModelUnavailable("the model version policy selected is not deployed here")
         return client
 
     @staticmethod
@@ -163,7 +224,7 @@ class Gateway:
         self, ctx: RequestContext, request: Sampling
     ) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
         """Chat or text completion: a response dict, or (``stream=true``) an iterator of chunks."""
-        client = self._route(ctx, request.model)
+        client = self._client(self._admit(ctx, request.model, "generate"))
         ctx.stream = request.stream
         first, stream = await self._open(ctx, client, self._payload(request))
         chat = isinstance(request, protocol.ChatCompletionRequest)
@@ -237,8 +298,9 @@ class Gateway:
 
     # -- embeddings ---------------------------------------------------------------------------
     async def embed(self, ctx: RequestContext, request: protocol.EmbeddingRequest) -> dict:
-        if request.model != self.embedding_model or self.embedder is None:
-            raise ModelNotFound(request.model)
+        self._admit(ctx, request.model, "embed")
+        if self.embedder is None:
+            raise ModelUnavailable("no embedding model is deployed here")
         result = await _guard(self.embedder.embed_request(request.inputs()))
         if "error" in result:
             _raise_model_error(result["error"], ctx)
@@ -259,45 +321,74 @@ class Gateway:
             "usage": {"prompt_tokens": ctx.prompt_tokens, "total_tokens": ctx.prompt_tokens},
         }
 
-    async def list_models(self) -> dict[str, Any]:
-        infos = await asyncio.gather(
-            *(_guard(client.info()) for client in self.models.values()), return_exceptions=True
-        )
+    async def list_models(self, principal: Principal) -> dict[str, Any]:
+        """The model versions this tenant may call (by policy), with where they run and
+        whether they can serve now."""
+        allowed = set(self.policy.models_for_tenant(principal.tenant))
+        keys = [mv.key for mv in self.registry.versions() if mv.key in allowed]
+        infos = await asyncio.gather(*(self._ready(key) for key in keys), return_exceptions=True)
         data = []
-        for (key, _), info in zip(self.models.items(), infos, strict=True):
+        for key, ready in zip(keys, infos, strict=True):
             mv = self.registry.resolve(key)
-            ready = isinstance(info, dict) and info.get("ready", False)
-            data.append(_model_card(key, mv, ready))
-            if self.registry.resolve(mv.name).key == key:
-                data.append(_model_card(mv.name, mv, ready))
-        if self.embedder is not None:
-            data.append(
-                {"id": self.embedding_model, "object": "model", "created": 0, "owned_by": "bastion"}
-            )
+            card = _model_card(key, mv, ready is True, self.sites.available(mv.site))
+            data.append(card)
+            if self.registry.is_default(mv):
+                data.append({**card, "id": mv.name})
         return {"object": "list", "data": data}
 
+    async def _ready(self, key: str) -> bool:
+        mv = self.registry.resolve(key)
+        if not self.sites.available(mv.site):
+            return False
+        if mv.kind == "embed":
+            return self.embedder is not None
+        client = self.models.get(key)
+        if client is None:
+            return False
+        try:
+            info = await asyncio.wait_for(client.info(), timeout=5)
+        except Exception:
+            return False
+        return bool(info.get("ready"))
+
     async def model_stats(self) -> dict[str, Any]:
-        """Per model version: generations active, completed and cancelled (admin view)."""
-        keys = list(self.models)
-        stats = await asyncio.gather(
-            *(_guard(self.models[k].stats()) for k in keys), return_exceptions=True
-        )
-        return {k: s if isinstance(s, dict) else None for k, s in zip(keys, stats, strict=True)}
+        """Per model version: generations active, completed and cancelled (admin view);
+        None for a version that has no running replica (e.g. its site is absent)."""
 
-    async def readiness(self) -> dict[str, bool]:
-        async def one(client: ModelClient) -> bool:
+        async def one(key: str) -> dict[str, int] | None:
+            if not self.sites.available(self.registry.resolve(key).site):
+                return None
             try:
-                info = await asyncio.wait_for(client.info(), timeout=5)
+                return await asyncio.wait_for(self.models[key].stats(), timeout=5)
             except Exception:
-                return False
-            return bool(info.get("ready"))
+                return None
 
         keys = list(self.models)
-        states = await asyncio.gather(*(one(self.models[k]) for k in keys))
-        return dict(zip(keys, states, strict=True))
+        stats = await asyncio.gather(*(one(k) for k in keys))
+        return dict(zip(keys, stats, strict=True))
+
+    async def readiness(self) -> dict[str, str]:
+        """Per deployed model version: "ready", "loading", or "unavailable" (its site has no
+        capacity in this cluster, so it cannot start here)."""
+        keys = [mv.key for mv in self.registry.versions()]
+        states = await asyncio.gather(*(self._ready(k) for k in keys))
+        return {
+            key: "ready"
+            if ok
+            else (
+                "loading"
+                if self.sites.available(self.registry.resolve(key).site)
+                else "unavailable"
+            )
+            for key, ok in zip(keys, states, strict=True)
+        }
+
+    def reload_policy(self, paths: list[Any]) -> str:
+        """Swap in new policy documents atomically; a bad set raises and the old one stays."""
+        return self.policy.reload(paths)
 
 
-def _model_card(model_id: str, mv: ModelVersion, ready: bool) -> dict[str, Any]:
+def _model_card(model_id: str, mv: ModelVersion, ready: bool, available: bool) -> dict[str, Any]:
     return {
         "id": model_id,
         "object": "model",
@@ -307,6 +398,8 @@ def _model_card(model_id: str, mv: ModelVersion, ready: bool) -> dict[str, Any]:
         "site": mv.site,
         "engine": mv.engine,
         "context_length": mv.context_length,
+        "kind": mv.kind,
+        "site_available": available,
         "ready": ready,
     }
 

@@ -102,6 +102,12 @@ class _Metrics:
             registry=r,
         )
         self.tokens = Counter("bastion_tokens", "Tokens processed.", ["model", "kind"], registry=r)
+        self.decisions = Counter(
+            "bastion_policy_decisions",
+            "Policy decisions by outcome and rule.",
+            ["outcome", "rule"],
+            registry=r,
+        )
         self.in_flight = Gauge("bastion_requests_in_flight", "Requests in progress.", registry=r)
         self.auth_failures = Counter(
             "bastion_auth_failures", "Requests with a missing or invalid API key.", registry=r

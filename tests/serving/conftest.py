@@ -10,11 +10,43 @@ import pytest
 from models.deployment import ModelServer
 from models.registry import Registry
 from policies.access import KeyStore, Role
+from policies.decide import PolicyEngine
 from serving.api import create_api
-from serving.config import Settings
-from serving.gateway import Gateway
+from serving.config import ModelConfig, Settings
+from serving.gateway import Gateway, StaticSites
+from serving.policy_reload import PolicyReloader
 
 MODEL = "smollm2-135m-instruct"
+
+# Two sites; this in-process "cluster" has capacity only in `local`. Tenant acme may use the
+# bundled model (approved for everything) and the embedder; `clinic` must name a purpose and
+# may only send PII-free requests to a model at the remote site.
+POLICY = """
+label: test
+sites:
+  - {id: local, jurisdiction: DE, region: EU}
+  - {id: remote, jurisdiction: DE, region: EU}
+models:
+  - id: smollm2-135m-instruct@v1
+    site: local
+    approved_data_classes: [PHI, PCI, PII]
+    aliases: [chat-secure]
+  - id: all-minilm-l6-v2@v1
+    site: local
+    approved_data_classes: [PHI, PCI, PII]
+  - id: remote-model@v1
+    site: remote
+    approved_data_classes: []
+tenants:
+  - id: acme
+    sites: [local]
+    models: [smollm2-135m-instruct, all-minilm-l6-v2]
+  - id: clinic
+    sites: [local, remote]
+    models: [remote-model, chat-secure]
+    purposes: [treatment]
+    default_data_classes: []
+"""
 
 
 class Api:
@@ -44,7 +76,13 @@ class Api:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("bastion-data"))
+    data = tmp_path_factory.mktemp("bastion-data")
+    (data / "policy.yaml").write_text(POLICY)
+    models = [
+        ModelConfig(name=MODEL),
+        ModelConfig(name="remote-model", site="remote"),
+    ]
+    return Settings(data_dir=data, models=models)
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +90,8 @@ def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Api:
     store = KeyStore(settings.data_dir / "keys.db")
     keys = {
         "app": store.create("acme", Role.APP)[0],
+        "clinic": store.create("clinic", Role.APP)[0],
+        "stranger": store.create("nobody", Role.APP)[0],
         "auditor": store.create("acme", Role.AUDITOR)[0],
         "admin": store.create("acme", Role.ADMIN)[0],
     }
@@ -60,7 +100,18 @@ def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Api:
     keys["revoked"] = revoked
     server = ModelServer(llama_engine, default_max_tokens=32)
     server.ready = True
-    gateway = Gateway(store, Registry(settings.models), {f"{MODEL}@v1": server}, embedder)
+    policy = PolicyEngine.from_paths(settings.policy_files())
+    gateway = Gateway(
+        store,
+        Registry(settings.models, settings.embeddings),
+        policy,
+        StaticSites({"local"}),
+        {f"{MODEL}@v1": server},  # remote-model@v1 is deployed at a site absent here
+        embedder,
+    )
     app = create_api(max_body_bytes=64 * 1024)
     app.state.gateway = gateway
+    app.state.policy_reloader = PolicyReloader(
+        policy, settings.policy_files(), settings.data_dir, every_s=0.01
+    )
     return Api(aio, app, keys)

@@ -23,6 +23,19 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 MODEL = "smollm2-135m-instruct"
 MARKER = "zebra-quokka-7731"  # a unique prompt string that must never reach a log
 BIN = Path(sys.executable).parent / "bastion"
+POLICY = """
+sites:
+  - {id: de-fra-1, jurisdiction: DE, region: EU}
+  - {id: de-muc-1, jurisdiction: DE, region: EU}
+models:
+  - {id: smollm2-135m-instruct@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
+  - {id: smollm2-muc@v1, site: de-muc-1, approved_data_classes: [PHI, PCI, PII]}
+  - {id: all-minilm-l6-v2@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
+tenants:
+  - id: default
+    sites: [de-fra-1, de-muc-1]
+    models: [smollm2-135m-instruct, smollm2-muc, all-minilm-l6-v2]
+"""
 
 
 def _free_port() -> int:
@@ -38,11 +51,18 @@ class Server:
         self.data = tmp / "data"
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp / "bastion.yaml"
+        policy = tmp / "policy.yaml"
+        policy.write_text(POLICY)
         config.write_text(
             "log_level: DEBUG\n"
+            "site: de-fra-1\n"
+            f"policy:\n  files: [{policy}]\n"
             "server:\n  max_body_bytes: 65536\n"
-            "models:\n  - name: smollm2-135m-instruct\n    version: v1\n"
+            "embeddings:\n  site: de-fra-1\n"
+            "models:\n  - name: smollm2-135m-instruct\n    version: v1\n    site: de-fra-1\n"
             "    context_length: 2048\n    threads: 2\n    default_max_tokens: 32\n"
+            # Same weights, pinned to a site this one-node cluster does not advertise.
+            "  - name: smollm2-muc\n    version: v1\n    site: de-muc-1\n"
         )
         self.stdout = open(tmp / "stdout.log", "w+")  # noqa: SIM115
         self.stderr = open(tmp / "stderr.log", "w+")  # noqa: SIM115
@@ -170,7 +190,7 @@ def test_bad_parameter_is_400(client):
 def test_keys_cli_create_and_revoke(server):
     env = {**os.environ, "BASTION_DATA_DIR": str(server.data)}
     out = subprocess.run(
-        [str(BIN), "keys", "create", "--tenant", "clinic", "--role", "app"],
+        [str(BIN), "keys", "create", "--tenant", "default", "--role", "app"],
         env=env,
         capture_output=True,
         text=True,
@@ -188,6 +208,25 @@ def test_keys_cli_create_and_revoke(server):
     subprocess.run([str(BIN), "keys", "revoke", key_id], env=env, check=True, capture_output=True)
     with pytest.raises(openai.AuthenticationError):
         api.models.list()
+
+
+def test_model_pinned_to_an_absent_site_is_unavailable_not_queued(server, client):
+    ready = httpx.get(server.url + "/readyz", timeout=30).json()
+    assert ready["status"] == "ready"
+    assert ready["models"]["smollm2-muc@v1"] == "unavailable"
+    assert ready["models"]["smollm2-135m-instruct@v1"] == "ready"
+    cards = {m.id: m for m in client.models.list()}
+    assert cards["smollm2-muc@v1"].model_extra["site_available"] is False
+    assert cards["smollm2-muc@v1"].model_extra["ready"] is False
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(
+            model="smollm2-muc", messages=[{"role": "user", "content": "x"}], max_tokens=2)
+    assert info.value.status_code == 503 and info.value.body["code"] == "model_unavailable"
+    assert time.monotonic() - started < 30
+    admin = {"authorization": f"Bearer {server.key}"}
+    stats = httpx.get(server.url + "/v1/admin/models", headers=admin, timeout=30).json()
+    assert stats["models"]["smollm2-muc@v1"] is None  # no replica could be placed
 
 
 def test_client_disconnect_stops_generation(server):
