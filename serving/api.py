@@ -253,6 +253,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     app = FastAPI(title="Bastion", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = None
     app.state.policy_reloader = None
+    app.state.audit = None  # an AuditClient (serving/audit_client.py)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(RequestScope)
 

@@ -101,6 +101,7 @@ class RequestContext:
     purpose: str | None = None
     data_classes: frozenset[str] = frozenset()
     decision: Decision | None = None
+    detail: dict[str, str | int | bool] | None = None  # event facts for admin/audit records
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     prompt_tokens: int = 0

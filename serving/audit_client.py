@@ -1,0 +1,152 @@
+"""How the ingress reaches the audit log: in-process (tests, tools) or the AuditSequencer replica.
+
+Both clients speak plain JSON-able values so the same code runs with and without Ray:
+- ``append(record) -> index``: returns once the record is durable; raises AuditUnavailable.
+- ``query(filters, limit, cursor) -> {"records": [{"index", "record"}], "next_cursor"}``.
+- ``export(start, end, tenant, event_type, fmt) -> (zip bytes, audit detail dict)``.
+- ``checkpoint() -> {"tree_size", "root_hash", "time", "key_id", "signed": {...}}``.
+- ``status() -> {"tree_size", "latest_checkpoint", "healthy", "error"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from policies.audit import AuditLog, AuditRecord, AuditUnavailable, RecordFilter
+
+__all__ = ["AuditClient", "LocalAuditClient", "RayAuditClient", "filters_from"]
+
+_FILTER_FIELDS = ("start", "end", "tenant", "event_type", "outcome")
+
+
+class AuditClient(Protocol):
+    async def append(self, record: AuditRecord) -> int: ...
+
+    async def query(
+        self, filters: dict[str, str | None], limit: int = 100, cursor: int | None = None
+    ) -> dict[str, Any]: ...
+
+    async def export(
+        self,
+        start: str | None,
+        end: str | None,
+        tenant: str | None = None,
+        event_type: str | None = None,
+        fmt: str = "jsonl",
+    ) -> tuple[bytes, dict[str, Any]]: ...
+
+    async def checkpoint(self) -> dict[str, Any]: ...
+
+    async def status(self) -> dict[str, Any]: ...
+
+
+def filters_from(filters: dict[str, str | None]) -> RecordFilter:
+    unknown = set(filters) - set(_FILTER_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown audit filter: {sorted(unknown)[0]}")
+    return RecordFilter(**{k: v for k, v in filters.items() if v})
+
+
+def _checkpoint_json(log: AuditLog) -> dict[str, Any]:
+    cp = log.latest_checkpoint()
+    if cp is None:
+        return {"tree_size": 0, "root_hash": None, "time": None, "key_id": None, "signed": None}
+    return {
+        "tree_size": cp.tree_size,
+        "root_hash": base64.b64encode(cp.root_hash).decode(),
+        "time": cp.time,
+        "key_id": cp.key_id,
+        "signed": cp.to_json(),
+        "public_key_pem": log.signer.public_key_pem(),
+    }
+
+
+class LocalAuditClient:
+    """An AuditLog in this process (the sequencer replica itself, tests, tools)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+        self.error: str | None = None
+
+    async def append(self, record: AuditRecord) -> int:
+        try:
+            return await self.log.append(record)
+        except AuditUnavailable as exc:
+            self.error = type(exc).__name__
+            raise
+
+    async def query(
+        self, filters: dict[str, str | None], limit: int = 100, cursor: int | None = None
+    ) -> dict[str, Any]:
+        page = await self.log.query(filters_from(filters), limit, cursor)
+        return {
+            "records": [
+                {"index": i, "record": r.model_dump(mode="json", exclude_none=True)}
+                for i, r in page.records
+            ],
+            "next_cursor": page.next_cursor,
+        }
+
+    async def export(
+        self,
+        start: str | None,
+        end: str | None,
+        tenant: str | None = None,
+        event_type: str | None = None,
+        fmt: str = "jsonl",
+    ) -> tuple[bytes, dict[str, Any]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "bundle.zip"
+            summary = await self.log.export(out, start, end, tenant, event_type, fmt)  # type: ignore[arg-type]
+            return out.read_bytes(), summary.audit_detail()
+
+    async def checkpoint(self) -> dict[str, Any]:
+        return _checkpoint_json(self.log)
+
+    async def status(self) -> dict[str, Any]:
+        cp = _checkpoint_json(self.log)
+        return {
+            "tree_size": self.log.size(),
+            "latest_checkpoint": cp,
+            "healthy": self.error is None,
+            "error": self.error,
+        }
+
+
+class RayAuditClient:
+    """Calls the AuditSequencer deployment (one replica orders and group-commits appends)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    async def append(self, record: AuditRecord) -> int:
+        try:
+            return await self.handle.append.remote(record.model_dump(mode="json"))
+        except AuditUnavailable:
+            raise
+        except Exception as exc:  # the sequencer is unreachable: fail closed
+            raise AuditUnavailable(f"audit sequencer unreachable: {type(exc).__name__}") from exc
+
+    async def query(
+        self, filters: dict[str, str | None], limit: int = 100, cursor: int | None = None
+    ) -> dict[str, Any]:
+        return await self.handle.query.remote(filters, limit, cursor)
+
+    async def export(
+        self,
+        start: str | None,
+        end: str | None,
+        tenant: str | None = None,
+        event_type: str | None = None,
+        fmt: str = "jsonl",
+    ) -> tuple[bytes, dict[str, Any]]:
+        return await self.handle.export.remote(start, end, tenant, event_type, fmt)
+
+    async def checkpoint(self) -> dict[str, Any]:
+        return await self.handle.checkpoint.remote()
+
+    async def status(self) -> dict[str, Any]:
+        return await self.handle.status.remote()
