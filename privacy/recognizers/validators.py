@@ -1,0 +1,163 @@
+"""Checksums and sanity checks for pattern matches, by name (referenced from patterns.yaml).
+
+Each validator takes the matched value and returns True (valid: score raised to 1.0),
+False (rejected) or None (no opinion: the pattern's score stands).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+__all__ = ["VALIDATORS", "aba_checksum", "luhn"]
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def luhn(digits: str) -> bool:
+    """Luhn (mod 10) checksum over a string of digits."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def aba_checksum(digits: str) -> bool:
+    """ABA routing number checksum: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10)."""
+    if len(digits) != 9:
+        return False
+    d = [int(c) for c in digits]
+    return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + d[2] + d[5] + d[8]) % 10 == 0
+
+
+def _card(value: str) -> bool | None:
+    digits = _digits(value)
+    if not 12 <= len(digits) <= 19 or len(set(digits)) == 1:
+        return False
+    return luhn(digits)
+
+
+def _npi(value: str) -> bool:
+    digits = _digits(value)
+    return len(digits) == 10 and luhn("80840" + digits)
+
+
+def _aba(value: str) -> bool:
+    digits = _digits(value)
+    if not aba_checksum(digits):
+        return False
+    prefix = int(digits[:2])
+    return prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80
+
+
+def _dea(value: str) -> bool:
+    digits = value[2:]
+    if len(digits) != 7 or not digits.isdigit():
+        return False
+    d = [int(c) for c in digits]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+def _iban(value: str) -> bool:
+    compact = value.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+_VIN_VALUES = {
+    **{str(i): i for i in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def _vin(value: str) -> bool:
+    if len(value) != 17 or value.isdigit() or value.isalpha():
+        return False
+    total = sum(_VIN_VALUES[ch] * w for ch, w in zip(value, _VIN_WEIGHTS, strict=True))
+    check = total % 11
+    return value[8] == ("X" if check == 10 else str(check))
+
+
+def _ssn(value: str) -> bool:
+    digits = _digits(value)
+    if len(digits) != 9:
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in {"000", "666"} or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return len(set(digits)) > 1
+
+
+def _itin(value: str) -> bool:
+    digits = _digits(value)
+    return len(digits) == 9 and digits[0] == "9"
+
+
+def _ipv4(value: str) -> bool:
+    try:
+        return ipaddress.ip_address(value).version == 4
+    except ValueError:
+        return False
+
+
+def _ipv6(value: str) -> bool:
+    if value.count(":") < 2:
+        return False
+    try:
+        return ipaddress.ip_address(value).version == 6
+    except ValueError:
+        return False
+
+
+def _min_digits(n: int) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        return sum(ch.isdigit() for ch in value) >= n
+
+    return check
+
+
+def _phone(value: str) -> bool:
+    main = value.lower().split("x")[0].split("ext")[0]
+    return 10 <= len(_digits(main)) <= 15
+
+
+def _date_numeric(value: str) -> bool:
+    parts = [p for p in value.replace("/", "-").replace(".", "-").split("-") if p]
+    if len(parts) != 3:
+        return False
+    a, b = int(parts[0]), int(parts[1])
+    # month/day (US) or day/month (elsewhere): at least one reading must be a real date
+    return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
+
+
+VALIDATORS: dict[str, Callable[[str], bool | None]] = {
+    "card": _card,
+    "npi": _npi,
+    "aba": _aba,
+    "dea": _dea,
+    "iban": _iban,
+    "vin": _vin,
+    "ssn": _ssn,
+    "itin": _itin,
+    "ipv4": _ipv4,
+    "ipv6": _ipv6,
+    "phone": _phone,
+    "date_numeric": _date_numeric,
+    "digits3": _min_digits(3),
+    "digits4": _min_digits(4),
+    "digits1": _min_digits(1),
+}
+"""Validator registry. A name in patterns.yaml that is not here fails at load time."""
