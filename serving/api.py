@@ -14,17 +14,18 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.registry import ModelNotFound
-from policies.access import AuthenticationFailed, Role
+from policies.access import AuthenticationFailed, Principal, Role
 from policies.decide import PolicyDenied
 from policies.documents import PolicyDocumentError
 from serving import protocol
+from serving.audit_trail import AuditTrail
 from serving.gateway import (
     Gateway,
     InvalidRequest,
@@ -134,7 +135,10 @@ class BodyLimit:
             return
         message = f"request body exceeds the {self.limit}-byte limit"
         declared = dict(scope.get("headers", [])).get(b"content-length")
+        ctx = scope.get("state", {}).get("ctx")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            if ctx is not None:
+                ctx.error_type = "request_too_large"
             await _send_error(send, _BodyTooLarge(message))
             return
         seen = 0
@@ -151,6 +155,8 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge as exc:
+            if ctx is not None:
+                ctx.error_type = "request_too_large"
             await _send_error(send, exc)
 
 
@@ -237,13 +243,15 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-async def sse(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    """Server-sent events; a failure mid-stream becomes one error event, then ``[DONE]``."""
+async def sse(chunks: AsyncIterator[dict[str, Any]], ctx: RequestContext) -> AsyncIterator[bytes]:
+    """Server-sent events; a failure mid-stream becomes one error event, then ``[DONE]``
+    (which the audit trail holds back until the request's record is durable)."""
     try:
         async for chunk in chunks:
             yield b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
     except Exception as exc:
         _, body = error_response(exc)
+        ctx.error_type = body["error"]["code"] or body["error"]["type"]
         yield b"data: " + json.dumps(body).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
 
@@ -254,7 +262,9 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     app.state.gateway = None
     app.state.policy_reloader = None
     app.state.audit = None  # an AuditClient (serving/audit_client.py)
+    # Outermost last: RequestScope (request id, metrics) → AuditTrail → BodyLimit → routes.
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(AuditTrail)
     app.add_middleware(RequestScope)
 
     def gateway(request: Request) -> Gateway:
@@ -272,6 +282,9 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     @app.exception_handler(Exception)
     async def any_error(request: Request, exc: Exception) -> JSONResponse:
         status, body = error_response(exc)
+        ctx = request.scope.get("state", {}).get("ctx")
+        if ctx is not None:
+            ctx.error_type = body["error"]["code"] or body["error"]["type"]
         return JSONResponse(body, status_code=status)
 
     # Specific classes are handled inside the app (the bare-Exception handler runs in Starlette's
@@ -289,51 +302,55 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     ):
         app.add_exception_handler(kind, any_error)
 
-    @app.post("/v1/chat/completions")
+    def authenticated(*roles: Role) -> Any:
+        """A dependency: FastAPI resolves it before validating the body, so an unauthenticated
+        client learns nothing about the request format (malformed JSON excepted)."""
+
+        def dependency(request: Request) -> Principal:
+            return gateway(request).authenticate(_ctx(request), _bearer(request), *roles)
+
+        return Depends(dependency)
+
+    any_key = authenticated()
+    admin_key = authenticated(Role.ADMIN)
+
+    @app.post("/v1/chat/completions", dependencies=[any_key])
     async def chat(body: protocol.ChatCompletionRequest, request: Request) -> Response:
         return await _complete(request, body)
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", dependencies=[any_key])
     async def completions(body: protocol.CompletionRequest, request: Request) -> Response:
         return await _complete(request, body)
 
     async def _complete(request: Request, body: Any) -> Response:
-        gw, ctx = gateway(request), _ctx(request)
-        gw.authenticate(ctx, _bearer(request))
-        result = await gw.complete(ctx, body)
+        ctx = _ctx(request)
+        result = await gateway(request).complete(ctx, body)
         if isinstance(result, dict):
             return JSONResponse(result)
         return StreamingResponse(
-            sse(result), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+            sse(result, ctx), media_type="text/event-stream", headers={"cache-control": "no-cache"}
         )
 
-    @app.post("/v1/embeddings")
+    @app.post("/v1/embeddings", dependencies=[any_key])
     async def embeddings(body: protocol.EmbeddingRequest, request: Request) -> Response:
-        gw, ctx = gateway(request), _ctx(request)
-        gw.authenticate(ctx, _bearer(request))
-        return JSONResponse(await gw.embed(ctx, body))
+        return JSONResponse(await gateway(request).embed(_ctx(request), body))
 
     @app.get("/v1/models")
-    async def models(request: Request) -> Response:
-        gw = gateway(request)
-        principal = gw.authenticate(_ctx(request), _bearer(request))
-        return JSONResponse(await gw.list_models(principal))
+    async def models(request: Request, principal: Principal = any_key) -> Response:
+        return JSONResponse(await gateway(request).list_models(principal))
 
-    @app.get("/v1/admin/models")
+    @app.get("/v1/admin/models", dependencies=[admin_key])
     async def admin_models(request: Request) -> Response:
-        gw = gateway(request)
-        gw.authenticate(_ctx(request), _bearer(request), Role.ADMIN)
-        return JSONResponse({"models": await gw.model_stats()})
+        return JSONResponse({"models": await gateway(request).model_stats()})
 
-    @app.post("/v1/admin/policy/reload")
+    @app.post("/v1/admin/policy/reload", dependencies=[admin_key])
     async def admin_policy_reload(request: Request) -> Response:
-        gw = gateway(request)
-        gw.authenticate(_ctx(request), _bearer(request), Role.ADMIN)
         reloader = request.app.state.policy_reloader
         if reloader is None:
             raise UpstreamError("policy reload is not configured")
         version = request_reload(reloader.files, reloader.marker.parent)
         reloader.reload()
+        _ctx(request).detail = {"policy_version": version}
         return JSONResponse({"policy_version": version})
 
     @app.get("/healthz")
@@ -356,7 +373,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         if not metrics_public:
-            gateway(request).authenticate(_ctx(request), _bearer(request))
+            gateway(request).authenticate(_ctx(request), _bearer(request))  # any role
         return Response(render_metrics(), media_type="text/plain; version=0.0.4")
 
     return app

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
+from serving.audit_client import RayAuditClient
 from serving.config import ModelConfig, Settings, _Replicated
 
 __all__ = [
@@ -37,6 +39,16 @@ OFFLINE_ENV = {
 
 # Serve's access log would record client-chosen paths; Bastion keeps its own request metrics.
 SERVE_LOGGING = {"encoding": "JSON", "enable_access_log": False}
+
+
+# Exactly one replica orders the log; many concurrent appends make group commits large.
+SEQUENCER_OPTIONS: dict[str, Any] = {
+    "name": "AuditSequencer",
+    "num_replicas": 1,
+    "max_ongoing_requests": 4096,
+    "ray_actor_options": {"num_cpus": 0.5},
+    "logging_config": dict(SERVE_LOGGING),
+}
 
 
 def deployment_name(model: ModelConfig) -> str:
@@ -117,6 +129,37 @@ class EmbedderShell:
         return {"error": error} if error else await self._embed_batch(texts)
 
 
+class AuditSequencerShell:
+    """The one replica that orders, group-commits and signs the audit log (fail closed: if the
+    log cannot be opened or verified at start, the deployment fails and nothing is served)."""
+
+    async def __init__(self, audit: dict[str, Any], data_dir: str, log_level: str = "INFO") -> None:
+        from policies.audit import AuditConfig, build_audit_log
+        from serving.audit_client import LocalAuditClient
+        from serving.observability import configure_logging
+
+        configure_logging(log_level)
+        log = await build_audit_log(AuditConfig.model_validate(audit), Path(data_dir))
+        self.client = LocalAuditClient(log)
+
+    async def append(self, record: dict[str, Any]) -> int:
+        from policies.audit import AuditRecord
+
+        return await self.client.append(AuditRecord.model_validate(record))
+
+    async def query(self, filters: dict[str, Any], limit: int, cursor: int | None) -> dict:
+        return await self.client.query(filters, limit, cursor)
+
+    async def export(self, *args: Any) -> tuple[bytes, dict[str, Any]]:
+        return await self.client.export(*args)
+
+    async def checkpoint(self) -> dict[str, Any]:
+        return await self.client.checkpoint()
+
+    async def status(self) -> dict[str, Any]:
+        return await self.client.status()
+
+
 class RaySites:
     """Sites with capacity: the ``site:<id>`` resources of the cluster's live nodes, refreshed
     every few seconds, so requests for a model pinned to an absent site fail at once."""
@@ -183,6 +226,7 @@ class Ingress:
         settings_data: dict[str, Any],
         models: dict[str, DeploymentHandle],
         embedder: DeploymentHandle,
+        audit: DeploymentHandle,
     ) -> None:
         from models.registry import Registry
         from policies.access import KeyStore
@@ -205,6 +249,7 @@ class Ingress:
             {key: RayModelClient(handle) for key, handle in models.items()},
             RayEmbedderClient(embedder),
         )
+        self.audit = RayAuditClient(audit)
 
     def __serve_build_asgi_app__(self) -> Any:
         from serving.api import create_api
@@ -213,6 +258,7 @@ class Ingress:
         api = create_api(server.max_body_bytes, server.metrics_public)
         api.state.gateway = self.gateway
         api.state.policy_reloader = self.reloader
+        api.state.audit = self.audit
         return api
 
 
@@ -229,8 +275,11 @@ def build_app(settings: Settings) -> Application:
     embedder = serve.deployment(
         EmbedderShell, name="Embedder", **_options(emb, {site_resource(emb.site): 0.001})
     ).bind(emb.name, emb.path)
+    audit = serve.deployment(AuditSequencerShell, **SEQUENCER_OPTIONS).bind(
+        settings.audit.model_dump(mode="json"), str(settings.data_dir), settings.log_level
+    )
     ingress = serve.deployment(Ingress, name="Ingress", **_options(settings.ingress))
-    return ingress.bind(data, models, embedder)
+    return ingress.bind(data, models, embedder, audit)
 
 
 def build_app_from_args(args: dict[str, Any]) -> Application:
@@ -242,6 +291,7 @@ def serve_config(settings: Settings) -> dict[str, Any]:
     """The Ray Serve config (for ``serve deploy`` or a KubeRay RayService) equivalent to
     what ``bastion serve`` runs locally with the same settings."""
     deployments = [{"name": "Ingress", **_options(settings.ingress)}]
+    deployments.append(dict(SEQUENCER_OPTIONS))
     emb = settings.embeddings
     deployments.append({"name": "Embedder", **_options(emb, {site_resource(emb.site): 0.001})})
     for m in settings.models:

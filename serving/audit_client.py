@@ -73,10 +73,12 @@ class LocalAuditClient:
 
     async def append(self, record: AuditRecord) -> int:
         try:
-            return await self.log.append(record)
+            index = await self.log.append(record)
         except AuditUnavailable as exc:
             self.error = type(exc).__name__
             raise
+        self.error = None
+        return index
 
     async def query(
         self, filters: dict[str, str | None], limit: int = 100, cursor: int | None = None
@@ -109,7 +111,7 @@ class LocalAuditClient:
     async def status(self) -> dict[str, Any]:
         cp = _checkpoint_json(self.log)
         return {
-            "tree_size": self.log.size(),
+            "tree_size": self.log.size,
             "latest_checkpoint": cp,
             "healthy": self.error is None,
             "error": self.error,

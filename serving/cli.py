@@ -13,6 +13,7 @@ import typer
 import yaml
 
 from policies import cli as policy_cli
+from policies.audit import cli as audit_cli
 from serving.config import ConfigError, Settings, load_settings
 
 __all__ = ["app", "main"]
@@ -21,6 +22,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bastion infe
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_cli.app, name="policy")
+app.add_typer(audit_cli.app, name="audit")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="bastion.yaml (default: $BASTION_CONFIG).")
@@ -59,7 +61,10 @@ def _bootstrap(settings: Settings) -> str | None:
         policy.write_text(bootstrap_policy_yaml(settings.site, "default", local))
     store = KeyStore(settings.data_dir / "keys.db")
     if store.count() == 0:
-        key, _ = store.create("default", Role.ADMIN, name="bootstrap")
+        key, info = store.create("default", Role.ADMIN, name="bootstrap")
+        _audit_admin_event(
+            settings, "key.created", {"key_id": info.key_id, "role": "admin", "tenant": "default"}
+        )
         return key
     return None
 
@@ -160,7 +165,8 @@ def _wait_for_local_deployments(settings: Settings, timeout_s: float = 900) -> N
     from serving.app import deployment_name
 
     sites = {k.removeprefix("site:") for k in ray.cluster_resources() if k.startswith("site:")}
-    wanted = {"Ingress"} | {deployment_name(m) for m in settings.models if m.site in sites}
+    wanted = {"Ingress", "AuditSequencer"}
+    wanted |= {deployment_name(m) for m in settings.models if m.site in sites}
     if settings.embeddings.site in sites:
         wanted.add("Embedder")
     skipped = [m.key for m in settings.models if m.site not in sites]
@@ -226,6 +232,11 @@ def keys_create(
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    _audit_admin_event(
+        settings,
+        "key.created",
+        {"key_id": info.key_id, "role": info.role.value, "tenant": info.tenant},
+    )
     typer.echo(f"key id {info.key_id} (tenant {info.tenant}, role {info.role.value})")
     typer.echo(key)
 
@@ -257,7 +268,30 @@ def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = No
     if not KeyStore(settings.data_dir / "keys.db").revoke(key_id):
         typer.echo(f"no active key {key_id}", err=True)
         raise typer.Exit(1)
+    _audit_admin_event(settings, "key.revoked", {"key_id": key_id})
     typer.echo(f"revoked {key_id}")
+
+
+def _audit_admin_event(settings: Settings, kind: str, detail: dict[str, str]) -> None:
+    """Record an administrative action done from the command line (operator's OS account)."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from policies.audit import Actor, AuditRecord, append_direct, open_store
+
+    record = AuditRecord(
+        event_type=kind,
+        time=datetime.now(UTC),
+        actor=Actor(role="system", key_id=f"cli:{getpass.getuser()}"),
+        origin="cli",
+        outcome="success",
+        detail=detail,
+    )
+    store = open_store(settings.audit, settings.data_dir)
+    try:
+        append_direct(store, record)
+    finally:
+        store.close()
 
 
 @policy_cli.app.command("reload")

@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from policies.audit.config import AuditConfig
+
 __all__ = [
     "AutoscalingConfig",
     "ConfigError",
@@ -159,6 +161,9 @@ class Settings(BaseSettings):
         default_factory=EmbeddingConfig, description="Embedding model."
     )
     policy: PolicySettings = Field(default_factory=PolicySettings, description="Policy layer.")
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig, description="Audit log (docs/audit.md)."
+    )
 
     @classmethod
     def settings_customise_sources(

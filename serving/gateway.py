@@ -14,6 +14,7 @@ import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from models.registry import ModelNotFound, ModelVersion, Registry
@@ -102,6 +103,10 @@ class RequestContext:
     data_classes: frozenset[str] = frozenset()
     decision: Decision | None = None
     detail: dict[str, str | int | bool] | None = None  # event facts for admin/audit records
+    key_id_attempted: str | None = None  # public id of a well-formed but rejected key
+    error_type: str | None = None
+    entity_counts: dict[str, int] = field(default_factory=dict)
+    wall_start: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     prompt_tokens: int = 0
@@ -135,6 +140,7 @@ class Gateway:
             principal = self.keys.authenticate(bearer)
         except AuthenticationFailed:
             METRICS.auth_failures.inc()
+            ctx.key_id_attempted = KeyStore.key_id_of(bearer)
             raise
         ctx.principal = principal
         if roles and principal.role not in roles:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,8 +11,10 @@ import pytest
 from models.deployment import ModelServer
 from models.registry import Registry
 from policies.access import KeyStore, Role
+from policies.audit import AuditConfig, build_audit_log
 from policies.decide import PolicyEngine
 from serving.api import create_api
+from serving.audit_client import LocalAuditClient
 from serving.config import ModelConfig, Settings
 from serving.gateway import Gateway, StaticSites
 from serving.policy_reload import PolicyReloader
@@ -86,7 +89,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Api:
+def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Iterator[Api]:
     store = KeyStore(settings.data_dir / "keys.db")
     keys = {
         "app": store.create("acme", Role.APP)[0],
@@ -111,7 +114,12 @@ def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Api:
     )
     app = create_api(max_body_bytes=64 * 1024)
     app.state.gateway = gateway
+    audit_log = aio.run(build_audit_log(AuditConfig(), settings.data_dir))
+    app.state.audit = LocalAuditClient(audit_log)
     app.state.policy_reloader = PolicyReloader(
         policy, settings.policy_files(), settings.data_dir, every_s=0.01
     )
-    return Api(aio, app, keys)
+    api = Api(aio, app, keys)
+    api.audit_log = audit_log
+    yield api
+    aio.run(audit_log.close())

@@ -124,7 +124,14 @@ def test_serve_config_is_a_ray_serve_config(tmp_path):
     app = config["applications"][0]
     assert app["import_path"] == "serving.app:build_app_from_args"
     deployments = {d["name"]: d for d in app["deployments"]}
-    assert set(deployments) == {"Ingress", "Embedder", "ModelServer-m1-v1", "ModelServer-m2-v1"}
+    assert set(deployments) == {
+        "Ingress",
+        "Embedder",
+        "AuditSequencer",
+        "ModelServer-m1-v1",
+        "ModelServer-m2-v1",
+    }
+    assert deployments["AuditSequencer"]["num_replicas"] == 1
     m1 = deployments["ModelServer-m1-v1"]
     assert m1["ray_actor_options"]["resources"] == {"site:de-fra-1": 0.001}
     assert m1["ray_actor_options"]["num_gpus"] == 1

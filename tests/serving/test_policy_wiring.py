@@ -10,8 +10,12 @@ CHAT = "/v1/chat/completions"
 
 
 def _chat(api, key: str, model: str = MODEL, **headers):
-    return api.post(CHAT, key=key, headers=headers, json={
-        "model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})
+    return api.post(
+        CHAT,
+        key=key,
+        headers=headers,
+        json={"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2},
+    )
 
 
 def test_unknown_tenant_is_denied_naming_the_rule(api):
@@ -24,8 +28,12 @@ def test_unknown_tenant_is_denied_naming_the_rule(api):
 
 
 def test_model_not_granted_to_tenant_is_denied(api):
-    r = api.post("/v1/embeddings", key="clinic", headers={"x-bastion-purpose": "treatment"},
-                 json={"model": "all-minilm-l6-v2", "input": "x"})
+    r = api.post(
+        "/v1/embeddings",
+        key="clinic",
+        headers={"x-bastion-purpose": "treatment"},
+        json={"model": "all-minilm-l6-v2", "input": "x"},
+    )
     assert r.status_code == 403
     assert "tenant/model-not-allowed" in r.json()["error"]["message"]
 
@@ -45,7 +53,9 @@ def test_model_at_an_absent_site_fails_at_once(api):
     assert r.status_code == 503
     error = r.json()["error"]
     assert error["code"] == "model_unavailable" and "site remote" in error["message"]
-    assert time.monotonic() - started < 30  # answered, not queued behind a replica that never starts
+    assert (
+        time.monotonic() - started < 30
+    )  # answered, not queued behind a replica that never starts
 
 
 def test_models_listing_is_per_tenant_and_shows_placement(api):
@@ -62,7 +72,10 @@ def test_readyz_reports_unplaceable_models_without_failing(api):
     r = api.get("/readyz", key=None)
     assert r.status_code == 200
     assert r.json()["models"] == {
-        f"{MODEL}@v1": "ready", "remote-model@v1": "unavailable", "all-minilm-l6-v2@v1": "ready"}
+        f"{MODEL}@v1": "ready",
+        "remote-model@v1": "unavailable",
+        "all-minilm-l6-v2@v1": "ready",
+    }
 
 
 def test_admin_reload_good_and_bad_documents(api, settings):
@@ -70,9 +83,11 @@ def test_admin_reload_good_and_bad_documents(api, settings):
     assert _chat(api, "app").status_code == 200
     try:
         # Remove acme's grant of the chat model: after reload acme is denied.
-        path.write_text(POLICY.replace("models: [smollm2-135m-instruct, all-minilm-l6-v2]",
-                                       "models: [all-minilm-l6-v2]").replace("label: test",
-                                                                              "label: test2"))
+        path.write_text(
+            POLICY.replace(
+                "models: [smollm2-135m-instruct, all-minilm-l6-v2]", "models: [all-minilm-l6-v2]"
+            ).replace("label: test", "label: test2")
+        )
         assert api.post("/v1/admin/policy/reload").status_code == 403  # app role may not
         r = api.post("/v1/admin/policy/reload", key="admin")
         assert r.status_code == 200 and r.json()["policy_version"].startswith("test2+")

@@ -221,7 +221,8 @@ def test_model_pinned_to_an_absent_site_is_unavailable_not_queued(server, client
     started = time.monotonic()
     with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(
-            model="smollm2-muc", messages=[{"role": "user", "content": "x"}], max_tokens=2)
+            model="smollm2-muc", messages=[{"role": "user", "content": "x"}], max_tokens=2
+        )
     assert info.value.status_code == 503 and info.value.body["code"] == "model_unavailable"
     assert time.monotonic() - started < 30
     admin = {"authorization": f"Bearer {server.key}"}
@@ -262,6 +263,47 @@ def test_client_disconnect_stops_generation(server):
     assert now["active"] == 0
     assert now["cancelled"] == before["cancelled"] + 1
     assert now["completed"] == before["completed"]
+
+
+def test_requests_are_audited_through_the_sequencer_and_export_verifies(server, client, tmp_path):
+    r = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hello"}], max_tokens=2
+    )
+    request_id = r.headers["x-request-id"]
+    env = {**os.environ, "BASTION_DATA_DIR": str(server.data)}
+    bundle = tmp_path / "bundle.zip"
+    subprocess.run(
+        [
+            str(BIN),
+            "audit",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--to",
+            "2100-01-01T00:00:00Z",
+            "--format",
+            "jsonl",
+            "--out",
+            str(bundle),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    verified = subprocess.run(
+        [str(BIN), "audit", "verify", str(bundle)], capture_output=True, text=True
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    import zipfile
+
+    with zipfile.ZipFile(bundle) as z:
+        name = next(n for n in z.namelist() if n.endswith(".jsonl") and "record" in n)
+        records = [json.loads(line) for line in z.read(name).decode().splitlines() if line]
+    mine = [rec for rec in records if rec.get("request_id") == request_id]
+    assert len(mine) == 1 and mine[0]["event_type"] == "inference.chat"
+    assert any(rec["event_type"] == "key.created" for rec in records)
+    assert MARKER not in json.dumps(records)
 
 
 def test_metrics_and_request_ids(server, client):
