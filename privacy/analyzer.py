@@ -19,6 +19,7 @@ from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 
 from privacy.errors import RedactionError
 from privacy.offline import configure_offline
+from privacy.recognizers.lexicon import NAME_STOP
 
 __all__ = ["SPACY_MODEL", "build_analyzer", "load_spacy"]
 
@@ -81,8 +82,8 @@ class NerEntity:
 # whole text. Windows are cut into pieces of bounded size and identical pieces are analysed
 # once: repeated boilerplate, and hostile input ("1-1-1-…", "Dr. Dr. Dr. …"), cost almost
 # nothing, and the deadline is checked between batches of pieces.
-_CAPITALIZED = re.compile(r"(?<![\w])[A-Z][\w'\u2019-]*")
-_WINDOW = 64
+_CAPITALIZED = re.compile(r"(?<![\w])[A-Z][a-z][\w'\u2019-]*")
+_WINDOW = 40
 _PIECE = 512
 _PIECE_OVERLAP = 64
 
@@ -91,6 +92,8 @@ def ner_pieces(text: str) -> list[tuple[int, int]]:
     """(start, end) ranges of ``text`` that NER must see."""
     regions: list[list[int]] = []
     for match in _CAPITALIZED.finditer(text):
+        if match.group().lower() in NAME_STOP:  # "Phone", "Patient", "Date": labels, not names
+            continue
         start, end = max(0, match.start() - _WINDOW), min(len(text), match.end() + _WINDOW)
         if regions and start <= regions[-1][1]:
             regions[-1][1] = max(regions[-1][1], end)
