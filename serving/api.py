@@ -183,6 +183,11 @@ _ROUTES = frozenset(
         "/healthz",
         "/readyz",
         "/metrics",
+        "/v1/audit/records",
+        "/v1/audit/export",
+        "/v1/audit/checkpoint",
+        "/v1/audit/status",
+        "/audit",
     }
 )
 
@@ -352,6 +357,10 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         reloader.reload()
         _ctx(request).detail = {"policy_version": version}
         return JSONResponse({"policy_version": version})
+
+    from serving.audit_api import add_audit_routes  # it builds on this module's helpers
+
+    add_audit_routes(app)
 
     @app.get("/healthz")
     async def healthz() -> Response:

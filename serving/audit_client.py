@@ -125,9 +125,12 @@ class RayAuditClient:
         self.handle = handle
 
     async def append(self, record: AuditRecord) -> int:
+        return await self._call("append", record.model_dump(mode="json"))
+
+    async def _call(self, method: str, *args: Any) -> Any:
         try:
-            return await self.handle.append.remote(record.model_dump(mode="json"))
-        except AuditUnavailable:
+            return await getattr(self.handle, method).remote(*args)
+        except (AuditUnavailable, ValueError):
             raise
         except Exception as exc:  # the sequencer is unreachable: fail closed
             raise AuditUnavailable(f"audit sequencer unreachable: {type(exc).__name__}") from exc
@@ -135,7 +138,7 @@ class RayAuditClient:
     async def query(
         self, filters: dict[str, str | None], limit: int = 100, cursor: int | None = None
     ) -> dict[str, Any]:
-        return await self.handle.query.remote(filters, limit, cursor)
+        return await self._call("query", filters, limit, cursor)
 
     async def export(
         self,
@@ -145,10 +148,10 @@ class RayAuditClient:
         event_type: str | None = None,
         fmt: str = "jsonl",
     ) -> tuple[bytes, dict[str, Any]]:
-        return await self.handle.export.remote(start, end, tenant, event_type, fmt)
+        return await self._call("export", start, end, tenant, event_type, fmt)
 
     async def checkpoint(self) -> dict[str, Any]:
-        return await self.handle.checkpoint.remote()
+        return await self._call("checkpoint")
 
     async def status(self) -> dict[str, Any]:
-        return await self.handle.status.remote()
+        return await self._call("status")

@@ -28,7 +28,8 @@ __all__ = ["AuditTrail", "build_record", "event_type"]
 
 log = logging.getLogger("bastion.audit")
 
-UNAUDITED = frozenset({"/healthz", "/readyz"})
+# Probes are not requests by a principal; the page's static assets carry no data.
+UNAUDITED = frozenset({"/healthz", "/readyz", "/audit/app.js", "/audit/app.css"})
 DONE = b"data: [DONE]\n\n"
 _EVENTS = {
     "/v1/chat/completions": "inference.chat",
@@ -50,8 +51,6 @@ _INFERENCE = ("inference.chat", "inference.completion", "inference.embedding")
 def event_type(path: str, status: int) -> str:
     if status == 401:
         return "auth.failed"
-    if path.startswith("/audit/"):
-        return "audit.page_viewed"
     return _EVENTS.get(path, "http.unknown_route")
 
 

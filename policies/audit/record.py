@@ -49,6 +49,11 @@ EVENT_TYPES = (
     "audit.exported",
     "audit.queried",
     "audit.content_shredded",
+    "audit.page_viewed",
+    "api.models_listed",
+    "admin.models_viewed",
+    "metrics.scraped",
+    "http.unknown_route",
 )
 
 # Short machine tokens only: no spaces or free text, bounded length.
