@@ -4,7 +4,7 @@ Public surface (heavy imports happen on first use, not at ``import privacy``)::
 
     from privacy import PrivacyConfig, Redactor, RedactionError
     result = Redactor(PrivacyConfig()).redact_messages(["Pt John Smith, MRN 4829113"], "tenant-a")
-    result.texts              # ["Pt <PERSON_1>, MRN <MRN_1>"]
+    result.texts              # ["Pt [PERSON_1], MRN [MRN_1]"]
     result.restore(answer)    # placeholders back to values
 """
 

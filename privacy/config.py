@@ -22,9 +22,9 @@ __all__ = [
 class Operator(StrEnum):
     """How a detected identifier is replaced."""
 
-    PLACEHOLDER = "placeholder"  # reversible: <PERSON_1>, restored in the answer
+    PLACEHOLDER = "placeholder"  # reversible: [PERSON_1], restored in the answer
     MASK = "mask"  # irreversible: every character replaced by '*'
-    HASH = "hash"  # irreversible: <PERSON_3f9a0c12e4b7>, HMAC-SHA256 with the tenant's salt
+    HASH = "hash"  # irreversible: [PERSON_3f9a0c12e4b7], HMAC-SHA256 with the tenant's salt
 
 
 def _check_entities(value: list[str] | None) -> list[str] | None:

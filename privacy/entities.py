@@ -2,7 +2,7 @@
 
 The policy layer decides on data classes (``PHI``, ``PCI``, ``PII``), never on entity types, so
 this table is the contract between detection and policy. Entity type names double as placeholder
-prefixes (``<PERSON_1>``), so they are short, upper-case and contain no digits.
+prefixes (``[PERSON_1]``), so they are short, upper-case and contain no digits.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def test_jsonl_round_trip() -> None:
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
-    assert lines[0]["text"] == "Pt <PERSON_1>, MRN <MRN_1>."
+    assert lines[0]["text"] == "Pt [PERSON_1], MRN [MRN_1]."
     assert lines[1] == {"text": "no identifiers here", "entities": []}
     for original, line in zip(texts, lines, strict=True):
         for ent in line["entities"]:
@@ -38,7 +38,7 @@ def test_text_mode() -> None:
     result = runner.invoke(app, ["--text"], input="Call 617-555-0134\nthanks\n")
     assert result.exit_code == 0
     line = json.loads(result.stdout)
-    assert line["text"] == "Call <PHONE_1>\nthanks\n"
+    assert line["text"] == "Call [PHONE_1]\nthanks\n"
     assert line["entities"] == [{"type": "PHONE", "start": 5, "end": 17, "score": 1.0}]
 
 

@@ -24,8 +24,8 @@ def test_same_value_same_placeholder_across_messages() -> None:
     p = Pseudonymizer()
     a = p.apply("John Smith and Ana", [Span("PERSON", 0, 10, 0.9), Span("PERSON", 15, 18, 0.9)])
     b = p.apply("Is JOHN  SMITH here?", [Span("PERSON", 3, 14, 0.9)])
-    assert a == "<PERSON_1> and <PERSON_2>"
-    assert b == "Is <PERSON_1> here?"
+    assert a == "[PERSON_1] and [PERSON_2]"
+    assert b == "Is [PERSON_1] here?"
     assert p.mapping == {"PERSON_1": "John Smith", "PERSON_2": "Ana"}
 
 
@@ -33,7 +33,7 @@ def test_numbers_per_type() -> None:
     p = Pseudonymizer()
     text = "MRN 1 and Bob"
     out = p.apply(text, [Span("MRN", 4, 5, 1.0), Span("PERSON", 10, 13, 1.0)])
-    assert out == "MRN <MRN_1> and <PERSON_1>"
+    assert out == "MRN [MRN_1] and [PERSON_1]"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,7 @@ def test_numbers_per_type() -> None:
         ("<PERSON _ 1>", "John Smith"),
         ("PERSON_1 is here", "John Smith is here"),
         ("(person_2)", "(Ana Ruiz)"),
+        ("[PERSON_1] and [ mrn 1 ]", "John Smith and 4829113"),
         ("<Driver License_1>", "D1234567"),
         ("DRIVER_LICENSE_1.", "D1234567."),
         ("<MRN_01>", "4829113"),
@@ -73,6 +74,7 @@ STREAM_CASES = [
     "DRIVER_LICENSE_1 and <Driver-License 1> and PERSON_1x and aPERSON_1 and PERSON_",
     "a < b > c <PERSON_1 <MRN_1>, <FOO PERSON_1>, PERSON_1>, <PERSON_1",
     "no placeholders at all, just text with <angle> brackets and under_scores_9",
+    "[PERSON_1] [<PERSON_2] <[MRN_1]> [ person 12 ] [PERSON_3] [x] [PERSON_1",
 ]
 
 
@@ -137,7 +139,7 @@ def test_hash_operator_is_keyed_and_stable() -> None:
     span = [Span("PERSON", 0, 10, 1.0)]
     ha, hb, hc = (p.apply("John Smith", span) for p in (a, b, c))
     assert ha == hb != hc
-    assert ha.startswith("<PERSON_") and "John" not in ha
+    assert ha.startswith("[PERSON_") and "John" not in ha
     assert a.mapping == {}
     assert restore_text(ha, a.mapping) == ha
 

@@ -43,7 +43,7 @@ def monkeypatch_module():
 def test_messages_share_one_mapping(redactor: Redactor) -> None:
     result = redactor.redact_messages(MESSAGES, tenant="any")
     assert result.texts[0] == MESSAGES[0]
-    assert "<PERSON_1>" in result.texts[1] and "<PERSON_1>" in result.texts[2]
+    assert "[PERSON_1]" in result.texts[1] and "[PERSON_1]" in result.texts[2]
     joined = " ".join(result.texts)
     for value in ("John", "Carter", "00482913", "03/14/1961", "4111", "617-555-0134"):
         assert value not in joined
@@ -84,7 +84,7 @@ def test_mask_and_hash_tenants(tenant_redactor: Redactor) -> None:
     assert masked.texts[0] == "SSN *********** for Dr. *** ****"
     h1 = tenant_redactor.redact_messages(text, tenant="hasher").texts[0]
     h2 = tenant_redactor.redact_messages(text, tenant="hasher").texts[0]
-    assert h1 == h2 and "123-45-6789" not in h1 and h1.startswith("SSN <SSN_")
+    assert h1 == h2 and "123-45-6789" not in h1 and h1.startswith("SSN [SSN_")
     assert masked.restore("<SSN_1>") == "<SSN_1>"
 
 
@@ -121,7 +121,7 @@ def test_batch_isolates_a_failing_request() -> None:
     r = Redactor(PrivacyConfig(max_input_chars=200))
     out = r.redact_batch([["x" * 500], ["SSN 123-45-6789"]], ["a", "b"], return_exceptions=True)
     assert isinstance(out[0], RedactionError)
-    assert out[1].texts == ["SSN <SSN_1>"]
+    assert out[1].texts == ["SSN [SSN_1]"]
     with pytest.raises(RedactionError):
         r.redact_batch([["x" * 500], ["ok"]], ["a", "b"])
 
