@@ -24,6 +24,7 @@ from models.registry import ModelNotFound
 from policies.access import AuthenticationFailed, Principal, Role
 from policies.decide import PolicyDenied
 from policies.documents import PolicyDocumentError
+from privacy import RedactionError
 from serving import protocol
 from serving.audit_trail import AuditTrail
 from serving.gateway import (
@@ -49,6 +50,7 @@ _STATUS_TYPES = {
     405: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
+    422: "invalid_request_error",
     429: "rate_limit_error",
     503: "service_unavailable_error",
 }
@@ -104,6 +106,12 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
         )
     if isinstance(exc, InvalidRequest):
         return 400, _body(str(exc), 400, exc.param, exc.code)
+    if isinstance(exc, RedactionError):
+        return 422, _body(
+            f"identifier detection failed, so the request was not processed ({exc})",
+            422,
+            code="redaction_failed",
+        )
     if isinstance(exc, _BodyTooLarge):
         return 413, _body(str(exc), 413, code="request_too_large")
     if isinstance(exc, ModelUnavailable):
@@ -304,6 +312,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         UpstreamError,
         PolicyDenied,
         PolicyDocumentError,
+        RedactionError,
     ):
         app.add_exception_handler(kind, any_error)
 
@@ -330,15 +339,17 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     async def _complete(request: Request, body: Any) -> Response:
         ctx = _ctx(request)
         result = await gateway(request).complete(ctx, body)
+        headers = {"x-bastion-redactions": str(ctx.redactions)}
         if isinstance(result, dict):
-            return JSONResponse(result)
-        return StreamingResponse(
-            sse(result, ctx), media_type="text/event-stream", headers={"cache-control": "no-cache"}
-        )
+            return JSONResponse(result, headers=headers)
+        headers["cache-control"] = "no-cache"
+        return StreamingResponse(sse(result, ctx), media_type="text/event-stream", headers=headers)
 
     @app.post("/v1/embeddings", dependencies=[any_key])
     async def embeddings(body: protocol.EmbeddingRequest, request: Request) -> Response:
-        return JSONResponse(await gateway(request).embed(_ctx(request), body))
+        ctx = _ctx(request)
+        result = await gateway(request).embed(ctx, body)
+        return JSONResponse(result, headers={"x-bastion-redactions": str(ctx.redactions)})
 
     @app.get("/v1/models")
     async def models(request: Request, principal: Principal = any_key) -> Response:

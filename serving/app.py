@@ -231,6 +231,7 @@ class Ingress:
         from models.registry import Registry
         from policies.access import KeyStore
         from policies.decide import PolicyEngine
+        from privacy import Redactor
         from serving.gateway import Gateway
         from serving.observability import configure_logging
         from serving.policy_reload import PolicyReloader
@@ -241,6 +242,8 @@ class Ingress:
         self.reloader = PolicyReloader(
             policy, cfg.policy_files(), cfg.data_dir, cfg.policy.reload_check_s
         )
+        redactor = Redactor(cfg.privacy)
+        redactor.warmup()  # load spaCy now, not on the first request
         self.gateway = Gateway(
             KeyStore(cfg.data_dir / "keys.db"),
             Registry(cfg.models, cfg.embeddings),
@@ -248,6 +251,7 @@ class Ingress:
             RaySites(),
             {key: RayModelClient(handle) for key, handle in models.items()},
             RayEmbedderClient(embedder),
+            redactor,
         )
         self.audit = RayAuditClient(audit)
 

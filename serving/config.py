@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from policies.audit.config import AuditConfig
+from privacy.config import PrivacyConfig
 
 __all__ = [
     "AutoscalingConfig",
@@ -161,6 +162,9 @@ class Settings(BaseSettings):
         default_factory=EmbeddingConfig, description="Embedding model."
     )
     policy: PolicySettings = Field(default_factory=PolicySettings, description="Policy layer.")
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig, description="Identifier detection (docs/privacy.md)."
+    )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log (docs/audit.md)."
     )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from models.registry import ModelNotFound, ModelVersion, Registry
 from policies.access import AuthenticationFailed, KeyStore, Principal, Role
 from policies.decide import Decision, DecisionInput, PolicyDenied, PolicyEngine
+from privacy import RedactionResult, Redactor
 from serving import protocol
 from serving.observability import METRICS
 
@@ -102,6 +103,7 @@ class RequestContext:
     purpose: str | None = None
     data_classes: frozenset[str] = frozenset()
     decision: Decision | None = None
+    redactions: int = 0
     detail: dict[str, str | int | bool] | None = None  # event facts for admin/audit records
     key_id_attempted: str | None = None  # public id of a well-formed but rejected key
     error_type: str | None = None
@@ -126,7 +128,9 @@ class Gateway:
         sites: Sites,
         models: dict[str, ModelClient],
         embedder: EmbedderClient | None,
+        redactor: Redactor,
     ) -> None:
+        self.redactor = redactor
         self.keys = keys
         self.registry = registry
         self.policy = policy
@@ -146,6 +150,19 @@ class Gateway:
         if roles and principal.role not in roles:
             raise PermissionDenied(f"role '{principal.role}' may not use this endpoint")
         return principal
+
+    # -- stage 2: classify & redact ---------------------------------------------------------
+    async def _redact(self, ctx: RequestContext, texts: list[str]) -> RedactionResult:
+        """Replace every identifier with a typed placeholder before anything else sees the text;
+        the detected entity types become the request's data classes. Fails closed."""
+        assert ctx.principal is not None, "authenticate first"
+        result = await asyncio.to_thread(self.redactor.redact_messages, texts, ctx.principal.tenant)
+        ctx.data_classes = result.data_classes
+        ctx.entity_counts = dict(result.entity_counts)
+        ctx.redactions = result.count
+        for kind, count in result.entity_counts.items():
+            METRICS.redactions.labels(kind).inc(count)
+        return result
 
     # -- stage 3: decide, then stage 6: route -------------------------------------------------
     def _admit(self, ctx: RequestContext, requested: str, kind: str) -> ModelVersion:
@@ -189,7 +206,14 @@ class Gateway:
         return client
 
     @staticmethod
-    def _payload(request: Sampling) -> dict[str, Any]:
+    def _texts(request: Sampling) -> list[str]:
+        if isinstance(request, protocol.ChatCompletionRequest):
+            return [m.text() for m in request.messages]
+        return [request.prompt_text()]
+
+    @staticmethod
+    def _payload(request: Sampling, texts: list[str]) -> dict[str, Any]:
+        """What the model server gets: the redacted texts, never the originals."""
         payload: dict[str, Any] = {
             "max_tokens": request.token_limit(),
             "temperature": request.temperature,
@@ -199,11 +223,11 @@ class Gateway:
         }
         if isinstance(request, protocol.ChatCompletionRequest):
             payload["messages"] = [
-                {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in request.messages
+                {"role": "system" if m.role == "developer" else m.role, "content": text}
+                for m, text in zip(request.messages, texts, strict=True)
             ]
         else:
-            payload["prompt"] = request.prompt_text()
+            payload["prompt"] = texts[0]
         return payload
 
     # -- stage 6: generate ------------------------------------------------------------------
@@ -231,12 +255,13 @@ class Gateway:
         self, ctx: RequestContext, request: Sampling
     ) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
         """Chat or text completion: a response dict, or (``stream=true``) an iterator of chunks."""
+        redaction = await self._redact(ctx, self._texts(request))
         client = self._client(self._admit(ctx, request.model, "generate"))
         ctx.stream = request.stream
-        first, stream = await self._open(ctx, client, self._payload(request))
+        first, stream = await self._open(ctx, client, self._payload(request, redaction.texts))
         chat = isinstance(request, protocol.ChatCompletionRequest)
         if request.stream:
-            return self._chunks(ctx, request, chat, first, stream)
+            return self._chunks(ctx, request, chat, first, stream, redaction)
         parts = [first.get("text", "")]
         last = first
         try:
@@ -253,7 +278,7 @@ class Gateway:
         return build(
             _response_id(ctx, chat),
             request.model,
-            "".join(parts),
+            redaction.restore("".join(parts)),  # stage 8: placeholders back to the values
             last["finish_reason"],
             ctx.prompt_tokens,
             ctx.completion_tokens,
@@ -266,8 +291,11 @@ class Gateway:
         chat: bool,
         first: dict[str, Any],
         stream: AsyncIterator[dict[str, Any]],
+        redaction: RedactionResult,
     ) -> AsyncIterator[dict[str, Any]]:
         rid, created, model = _response_id(ctx, chat), protocol.now(), request.model
+        # Stage 8 while streaming: hold back only what could begin a placeholder.
+        restorer = redaction.stream_restorer()
 
         def chunk(text: str | None, finish: str | None = None, usage: Any = None) -> dict:
             if chat:
@@ -283,8 +311,11 @@ class Gateway:
                 if "error" in item:
                     _raise_model_error(item["error"], ctx)
                 finish = item.get("finish_reason")
-                if item.get("text") or finish is None:
-                    yield chunk(item.get("text", ""))
+                text = restorer.feed(item.get("text", ""))
+                if finish is not None:
+                    text += restorer.flush()
+                if text or (finish is None and item is first):
+                    yield chunk(text)
                 if finish is not None:
                     ctx.prompt_tokens, ctx.completion_tokens = item["usage"]
                     yield chunk("", finish)
@@ -305,10 +336,11 @@ class Gateway:
 
     # -- embeddings ---------------------------------------------------------------------------
     async def embed(self, ctx: RequestContext, request: protocol.EmbeddingRequest) -> dict:
+        redaction = await self._redact(ctx, request.inputs())
         self._admit(ctx, request.model, "embed")
         if self.embedder is None:
             raise ModelUnavailable("no embedding model is deployed here")
-        result = await _guard(self.embedder.embed_request(request.inputs()))
+        result = await _guard(self.embedder.embed_request(redaction.texts))
         if "error" in result:
             _raise_model_error(result["error"], ctx)
         vectors: list[list[float]] = result["vectors"]

@@ -78,6 +78,11 @@ def configure_logging(level: str = "INFO", loggers: tuple[str, ...] = ("bastion"
         logger.addHandler(handler)
         logger.propagate = False
         logger.setLevel(level)
+    # The redacting filter on every logger and handler Bastion, uvicorn, FastAPI and Ray write
+    # through. Not optional: if it cannot be installed, start-up fails.
+    from privacy.logging import install_redacting_filter
+
+    install_redacting_filter()
 
 
 class _Metrics:
@@ -106,6 +111,12 @@ class _Metrics:
             "bastion_policy_decisions",
             "Policy decisions by outcome and rule.",
             ["outcome", "rule"],
+            registry=r,
+        )
+        self.redactions = Counter(
+            "bastion_redacted_entities",
+            "Identifiers replaced, by entity type (never values).",
+            ["entity_type"],
             registry=r,
         )
         self.in_flight = Gauge("bastion_requests_in_flight", "Requests in progress.", registry=r)

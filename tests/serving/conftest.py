@@ -40,6 +40,9 @@ models:
   - id: remote-model@v1
     site: remote
     approved_data_classes: []
+  - id: pii-only@v1
+    site: local
+    approved_data_classes: [PII]
 tenants:
   - id: acme
     sites: [local]
@@ -49,6 +52,9 @@ tenants:
     models: [remote-model, chat-secure]
     purposes: [treatment]
     default_data_classes: []
+  - id: bank
+    sites: [local]
+    models: [pii-only]
 """
 
 
@@ -84,17 +90,30 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     models = [
         ModelConfig(name=MODEL),
         ModelConfig(name="remote-model", site="remote"),
+        ModelConfig(name="pii-only"),  # configured, no replica in this in-process gateway
     ]
     return Settings(data_dir=data, models=models)
 
 
 @pytest.fixture(scope="session")
-def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Iterator[Api]:
+def redactor() -> Any:
+    from privacy import PrivacyConfig, Redactor
+
+    instance = Redactor(PrivacyConfig())
+    instance.warmup()
+    return instance
+
+
+@pytest.fixture(scope="session")
+def api(
+    aio: Any, llama_engine: Any, embedder: Any, redactor: Any, settings: Settings
+) -> Iterator[Api]:
     store = KeyStore(settings.data_dir / "keys.db")
     keys = {
         "app": store.create("acme", Role.APP)[0],
         "clinic": store.create("clinic", Role.APP)[0],
         "stranger": store.create("nobody", Role.APP)[0],
+        "bank": store.create("bank", Role.APP)[0],
         "auditor": store.create("acme", Role.AUDITOR)[0],
         "admin": store.create("acme", Role.ADMIN)[0],
     }
@@ -111,6 +130,7 @@ def api(aio: Any, llama_engine: Any, embedder: Any, settings: Settings) -> Itera
         StaticSites({"local"}),
         {f"{MODEL}@v1": server},  # remote-model@v1 is deployed at a site absent here
         embedder,
+        redactor,
     )
     app = create_api(max_body_bytes=64 * 1024)
     app.state.gateway = gateway

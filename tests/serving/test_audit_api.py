@@ -154,6 +154,7 @@ def build_audit_app(aio: Any, root: Path) -> AuditApp:
         StaticSites(set()),
         {},
         None,
+        None,  # no redactor: these tests send no model requests
     )
     log = aio.run(build_audit_log(AuditConfig(), root / "audit"))
     for record in RECORDS:
