@@ -308,7 +308,8 @@ def _drop_allowed(text: str, spans: list[Span], allow: list[str]) -> list[Span]:
 
 
 def _merge(spans: list[Span]) -> list[Span]:
-    """Union of overlapping spans; the merged span takes the best member's type and score."""
+    """Union of overlapping spans. The merged span takes the type of its longest member (an
+    address that contains a name is an ADDRESS), then of the highest score."""
     if not spans:
         return []
     spans = sorted(spans, key=lambda s: (s.start, -s.end))
@@ -327,5 +328,5 @@ def _merge(spans: list[Span]) -> list[Span]:
 
 
 def _combine(group: list[Span], end: int) -> Span:
-    best = max(group, key=lambda s: (s.score, s.end - s.start))
+    best = max(group, key=lambda s: (s.end - s.start, s.score))
     return Span(best.entity_type, group[0].start, end, best.score)

@@ -157,3 +157,10 @@ def test_every_entity_type_has_a_data_class() -> None:
     assert all(
         classes <= {"PHI", "PCI", "PII"} and classes for classes in ENTITY_DATA_CLASSES.values()
     )
+
+
+def test_merged_span_takes_the_type_of_its_longest_member(detect) -> None:
+    # "Jennifer" alone reads as a person; inside the street line it is part of an ADDRESS.
+    assert detect("Lives at 4821 Jennifer Junction Apt. 5 with his dog.") == [
+        ("ADDRESS", "4821 Jennifer Junction Apt. 5")
+    ]
