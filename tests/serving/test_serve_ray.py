@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,11 +15,12 @@ import httpx
 import openai
 import pytest
 
+from tests.serving.live import BIN, Server
+
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 MODEL = "smollm2-135m-instruct"
 MARKER = "zebra-quokka-7731"  # a unique prompt string that must never reach a log
-BIN = Path(sys.executable).parent / "bastion"
 POLICY = """
 sites:
   - {id: de-fra-1, jurisdiction: DE, region: EU}
@@ -38,79 +36,9 @@ tenants:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.port = _free_port()
-        self.data = tmp / "data"
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = tmp / "bastion.yaml"
-        policy = tmp / "policy.yaml"
-        policy.write_text(POLICY)
-        config.write_text(
-            "log_level: DEBUG\n"
-            "site: de-fra-1\n"
-            f"policy:\n  files: [{policy}]\n"
-            "server:\n  max_body_bytes: 65536\n"
-            "embeddings:\n  site: de-fra-1\n"
-            "models:\n  - name: smollm2-135m-instruct\n    version: v1\n    site: de-fra-1\n"
-            "    context_length: 2048\n    threads: 2\n    default_max_tokens: 32\n"
-            # Same weights, pinned to a site this one-node cluster does not advertise.
-            "  - name: smollm2-muc\n    version: v1\n    site: de-muc-1\n"
-        )
-        self.stdout = open(tmp / "stdout.log", "w+")  # noqa: SIM115
-        self.stderr = open(tmp / "stderr.log", "w+")  # noqa: SIM115
-        env = {**os.environ, "BASTION_DATA_DIR": str(self.data)}
-        self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--config", str(config), "--port", str(self.port)],
-            stdout=self.stdout,
-            stderr=self.stderr,
-            env=env,
-            start_new_session=True,
-            cwd=tmp,
-        )
-        self.key = self._wait()
-
-    def _wait(self) -> str:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("bastion serve exited:\n" + self.logs()[-4000:])
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    lines = (self.tmp / "stdout.log").read_text().splitlines()
-                    keys = [line for line in lines if line.startswith("bst_")]
-                    assert len(keys) == 1, lines
-                    return keys[0]
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        raise RuntimeError("bastion serve not ready in time:\n" + self.logs()[-4000:])
-
-    def logs(self) -> str:
-        self.stdout.flush()
-        self.stderr.flush()
-        return (self.tmp / "stdout.log").read_text() + (self.tmp / "stderr.log").read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("serve"))
+    srv = Server(tmp_path_factory.mktemp("serve"), POLICY, log_level="DEBUG")
     yield srv
     srv.stop()
 

@@ -1,0 +1,104 @@
+"""A real `bastion serve` in a subprocess (its own process group), for the Ray-backed tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent / "bastion"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``bastion serve`` on a free port with ``tmp/data``; ``key`` is the bootstrap admin key
+    (pass it back in when restarting on the same data folder)."""
+
+    def __init__(
+        self, tmp: Path, policy: str, log_level: str = "INFO", key: str | None = None
+    ) -> None:
+        self.tmp = tmp
+        self.port = _free_port()
+        self.data = tmp / "data"
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = tmp / "bastion.yaml"
+        policy_file = tmp / "policy.yaml"
+        policy_file.write_text(policy)
+        config.write_text(
+            f"log_level: {log_level}\n"
+            "site: de-fra-1\n"
+            f"policy:\n  files: [{policy_file}]\n"
+            "server:\n  max_body_bytes: 65536\n"
+            "embeddings:\n  site: de-fra-1\n"
+            "models:\n  - name: smollm2-135m-instruct\n    version: v1\n    site: de-fra-1\n"
+            "    context_length: 2048\n    threads: 2\n    default_max_tokens: 32\n"
+            # Same weights, pinned to a site this one-node cluster does not advertise.
+            "  - name: smollm2-muc\n    version: v1\n    site: de-muc-1\n"
+        )
+        self.stdout = open(tmp / "stdout.log", "a+")  # noqa: SIM115
+        self.stderr = open(tmp / "stderr.log", "a+")  # noqa: SIM115
+        env = {**os.environ, "BASTION_DATA_DIR": str(self.data)}
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--config", str(config), "--port", str(self.port)],
+            stdout=self.stdout,
+            stderr=self.stderr,
+            env=env,
+            start_new_session=True,
+            cwd=tmp,
+        )
+        self.key = self._wait(key)
+
+    def _wait(self, known: str | None) -> str:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("bastion serve exited:\n" + self.logs()[-4000:])
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    if known is not None:
+                        return known
+                    lines = (self.tmp / "stdout.log").read_text().splitlines()
+                    keys = [line for line in lines if line.startswith("bst_")]
+                    assert len(keys) == 1, lines
+                    return keys[0]
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError("bastion serve not ready in time:\n" + self.logs()[-4000:])
+
+    def logs(self) -> str:
+        self.stdout.flush()
+        self.stderr.flush()
+        return (self.tmp / "stdout.log").read_text() + (self.tmp / "stderr.log").read_text()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (server, Ray and its workers): a crash."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+        # Ray processes that left the group are stopped too, so a restart starts clean.
+        subprocess.run(
+            [str(BIN.parent / "ray"), "stop", "--force"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)

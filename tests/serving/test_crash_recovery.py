@@ -1,0 +1,125 @@
+"""Kill `bastion serve` (SIGKILL, whole process group) under concurrent load; after a restart
+the audit log verifies and every request that had received a response has its record."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import zipfile
+
+import httpx
+import pytest
+
+from tests.serving.live import BIN, Server
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+POLICY = """
+sites:
+  - {id: de-fra-1, jurisdiction: DE, region: EU}
+models:
+  - {id: smollm2-135m-instruct@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
+  - {id: all-minilm-l6-v2@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
+tenants:
+  - id: default
+    sites: [de-fra-1]
+    models: [smollm2-135m-instruct, all-minilm-l6-v2]
+"""
+
+
+def _load(
+    url: str, key: str, stop: threading.Event, acked: list[str], lock: threading.Lock, n: int
+) -> None:
+    headers = {"authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                if (i + n) % 3 == 0:
+                    r = http.post(
+                        "/v1/completions",
+                        headers=headers,
+                        json={"model": "smollm2-135m-instruct", "prompt": "1, 2,", "max_tokens": 2},
+                    )
+                else:
+                    r = http.post(
+                        "/v1/embeddings",
+                        headers=headers,
+                        json={"model": "all-minilm-l6-v2", "input": f"load {n} {i}"},
+                    )
+            except httpx.HTTPError:
+                return  # the server died mid-request: that request was never acknowledged
+            if r.status_code == 200:
+                with lock:
+                    acked.append(r.headers["x-request-id"])
+
+
+def test_sigkill_under_load_loses_no_acknowledged_request(tmp_path):
+    first = Server(tmp_path, POLICY)
+    stop, lock, acked = threading.Event(), threading.Lock(), []
+    threads = [
+        threading.Thread(target=_load, args=(first.url, first.key, stop, acked, lock, n))
+        for n in range(8)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while len(acked) < 40 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first.kill()  # while the load is still running
+    stop.set()
+    for t in threads:
+        t.join(60)
+    with lock:
+        acknowledged = list(acked)
+    assert len(acknowledged) >= 40
+
+    second = Server(tmp_path, POLICY, key=first.key)  # same data folder: the log is reopened
+    try:
+        bundle = tmp_path / "after-crash.zip"
+        env = {**os.environ, "BASTION_DATA_DIR": str(second.data)}
+        subprocess.run(
+            [
+                str(BIN),
+                "audit",
+                "export",
+                "--from",
+                "2000-01-01T00:00:00Z",
+                "--to",
+                "2100-01-01T00:00:00Z",
+                "--out",
+                str(bundle),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        verified = subprocess.run(
+            [str(BIN), "audit", "verify", str(bundle)], capture_output=True, text=True, timeout=300
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        with zipfile.ZipFile(bundle) as z:
+            name = next(n for n in z.namelist() if n.endswith(".jsonl") and "record" in n)
+            ids = {
+                json.loads(line).get("request_id")
+                for line in z.read(name).decode().splitlines()
+                if line
+            }
+        missing = [rid for rid in acknowledged if rid not in ids]
+        assert missing == [], f"{len(missing)} acknowledged requests have no audit record"
+        # The restarted server serves and audits again.
+        r = httpx.post(
+            second.url + "/v1/embeddings",
+            headers={"authorization": f"Bearer {second.key}"},
+            json={"model": "all-minilm-l6-v2", "input": "after"},
+            timeout=60,
+        )
+        assert r.status_code == 200
+    finally:
+        second.stop()
