@@ -20,6 +20,8 @@ import typer
 
 __all__ = ["redact"]
 
+_BATCH = 32
+
 
 def _line(result: Any) -> str:
     entities = [
@@ -55,6 +57,14 @@ def redact(
         if text:
             out.write(_line(redactor.redact_messages([sys.stdin.read()], tenant="")) + "\n")
             return
+        pending: list[str] = []
+
+        def drain() -> None:  # one spaCy pass over up to _BATCH lines
+            results = redactor.redact_batch([[v] for v in pending], [""] * len(pending))
+            out.write("".join(_line(r) + "\n" for r in results))
+            out.flush()
+            pending.clear()
+
         for number, raw in enumerate(sys.stdin, start=1):
             if not raw.strip():
                 continue
@@ -64,10 +74,15 @@ def redact(
                 if not isinstance(value, str):
                     raise TypeError
             except (ValueError, KeyError, TypeError):
+                if pending:
+                    drain()
                 typer.echo(f'error: line {number}: expected {{"text": "<string>"}}', err=True)
                 raise typer.Exit(2) from None
-            out.write(_line(redactor.redact_messages([value], tenant="")) + "\n")
-            out.flush()
+            pending.append(value)
+            if len(pending) >= _BATCH:
+                drain()
+        if pending:
+            drain()
     except RedactionError as exc:
         typer.echo(f"error: redaction failed: {exc}", err=True)
         raise typer.Exit(1) from None

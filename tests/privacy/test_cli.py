@@ -52,9 +52,23 @@ def test_config_file(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["text"] == "SSN ***********, Dr. Ana Ruiz"
 
 
+def test_many_lines_keep_their_order() -> None:
+    texts = [f"Pt Jane Doe, MRN {4000000 + i}" if i % 3 else "plain line" for i in range(70)]
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    result = runner.invoke(app, [], input=stdin)
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 70
+    for text, line in zip(texts, lines, strict=True):
+        assert line["text"] == (
+            "plain line" if text == "plain line" else "Pt [PERSON_1], MRN [MRN_1]"
+        )
+
+
 def test_bad_input_line_does_not_echo_it() -> None:
     result = runner.invoke(app, [], input='{"text": "ok"}\nSSN 123-45-6789 not json\n')
     assert result.exit_code == 2
+    assert json.loads(result.stdout) == {"text": "ok", "entities": []}
     assert "123-45-6789" not in result.output.replace(result.stdout, "")
     assert "line 2" in result.output
 
