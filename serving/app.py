@@ -139,7 +139,15 @@ class AuditSequencerShell:
         from serving.observability import configure_logging
 
         configure_logging(log_level)
-        log = await build_audit_log(AuditConfig.model_validate(audit), Path(data_dir))
+        # Secrets (the PostgreSQL DSN, the signing key's path) come from the replica's
+        # environment, e.g. a Kubernetes secret, never from the Serve config.
+        env = {
+            name: os.environ[f"BASTION_AUDIT__{name.upper()}"]
+            for name in AuditConfig.model_fields
+            if f"BASTION_AUDIT__{name.upper()}" in os.environ
+        }
+        config = AuditConfig.model_validate({**audit, **env})
+        log = await build_audit_log(config, Path(data_dir))
         self.client = LocalAuditClient(log)
 
     async def append(self, record: dict[str, Any]) -> int:

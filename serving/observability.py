@@ -45,6 +45,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # the redacting filter leaves the scrubbed traceback here
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 

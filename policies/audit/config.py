@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["AuditConfig"]
 
@@ -17,7 +17,9 @@ class AuditConfig(BaseModel):
         "sqlite", description="Backend: embedded SQLite (WAL) or PostgreSQL for multi-node sites."
     )
     dsn: str | None = Field(
-        None, description="PostgreSQL connection string (libpq form); required when store=postgres."
+        None,
+        description="PostgreSQL connection string (libpq form) for store=postgres. Keep it out of "
+        "the file in production: the sequencer reads BASTION_AUDIT__DSN from its environment.",
     )
     pg_schema: str = Field(
         "bastion_audit",
@@ -67,12 +69,6 @@ class AuditConfig(BaseModel):
     signing_key_file: str | None = Field(
         None, description="Ed25519 signing key (PEM); default <data_dir>/audit-signing.key."
     )
-
-    @model_validator(mode="after")
-    def _postgres_needs_dsn(self) -> AuditConfig:
-        if self.store == "postgres" and not self.dsn:
-            raise ValueError("audit.dsn is required when audit.store is 'postgres'")
-        return self
 
     def resolve_sqlite_path(self, data_dir: Path) -> Path:
         return Path(self.sqlite_path) if self.sqlite_path else Path(data_dir) / "audit.db"

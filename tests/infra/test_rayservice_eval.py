@@ -150,8 +150,8 @@ def test_workers_request_gpus_tolerate_taints_and_mount_their_weights(
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         env = {e["name"]: e for e in container["env"]}
-        assert "value" not in env["BASTION_AUDIT__DATABASE_URL"]
-        assert env["BASTION_AUDIT__DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
+        assert "value" not in env["BASTION_AUDIT__DSN"]
+        assert env["BASTION_AUDIT__DSN"]["valueFrom"]["secretKeyRef"]["name"]
 
 
 def test_a_site_without_worker_group_is_reported(hcl: dict[str, Any], tmp_path: Path) -> None:

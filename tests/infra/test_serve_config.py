@@ -91,8 +91,10 @@ def test_serve_config_is_a_ray_serve_config_for_bastion() -> None:
 
 def test_every_model_version_runs_only_on_its_site() -> None:
     pinned = _site_pinned(_serve_config())
-    models = _models()
-    # One site-pinned deployment per model version, each asking for exactly one site ...
+    embeddings = yaml.safe_load(BASTION_YAML.read_text(encoding="utf-8"))["embeddings"]
+    models = [*_models(), {"site": embeddings["site"], "num_gpus": embeddings.get("num_gpus", 0)}]
+    # One site-pinned deployment per model version (the embedder included), each asking for
+    # exactly one site ...
     assert len(pinned) == len(models)
     for _, options in pinned:
         sites = [r for r in options["resources"] if r.startswith("site:")]

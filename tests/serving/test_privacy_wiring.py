@@ -73,7 +73,7 @@ def test_the_model_sees_placeholders_only(api, recorder):
     sent = " ".join(m["content"] for m in payload["messages"])
     for value in IDENTIFIERS:
         assert value not in sent
-    (placeholder,) = re.findall(r"<[A-Z_]+_\d+>", payload["messages"][0]["content"])
+    (placeholder,) = re.findall(r"[\[<][A-Z_]+_\d+[\]>]", payload["messages"][0]["content"])
     assert placeholder in payload["messages"][1]["content"]  # same value, same placeholder
     assert int(r.headers["x-bastion-redactions"]) >= 6
 
@@ -82,7 +82,7 @@ def test_answers_are_restored_whole_and_streamed(api):
     prompt = f"Name: {NAME}\nName: {NAME}\nName: {NAME}\nName:"
     body = {"model": MODEL, "prompt": prompt, "max_tokens": 8, "temperature": 0, "stop": ["\n"]}
     whole = api.post("/v1/completions", json=body).json()["choices"][0]["text"]
-    assert NAME in whole and "<PERSON" not in whole
+    assert NAME in whole and "<PERSON" not in whole and "[PERSON" not in whole
     streamed = api.post("/v1/completions", json={**body, "stream": True}).text
     text = "".join(
         json.loads(line[6:])["choices"][0]["text"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import AuditConfig
+from ..errors import AuditUnavailable
 from .base import AuditStore, ContentRow, DataKeyRow, LeafRow, RecordFilter
 
 __all__ = ["AuditStore", "ContentRow", "DataKeyRow", "LeafRow", "RecordFilter", "open_store"]
@@ -15,7 +16,10 @@ def open_store(config: AuditConfig, data_dir: Path) -> AuditStore:
     if config.store == "postgres":
         from .postgres import PostgresStore
 
-        assert config.dsn is not None  # validated by AuditConfig
+        if not config.dsn:
+            raise AuditUnavailable(
+                "audit.store is postgres but no DSN is configured (audit.dsn or BASTION_AUDIT__DSN)"
+            )
         return PostgresStore(config.dsn, schema=config.pg_schema)
     from .sqlite import SqliteStore
 

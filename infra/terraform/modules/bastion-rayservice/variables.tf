@@ -216,7 +216,7 @@ variable "env_names" {
     signing_key_file = string
   })
   default = {
-    database_url     = "BASTION_AUDIT__DATABASE_URL"
+    database_url     = "BASTION_AUDIT__DSN"
     signing_key_file = "BASTION_AUDIT__SIGNING_KEY_FILE"
   }
 
