@@ -66,11 +66,11 @@ async def run_level(
     }
 
 
-async def in_process(tokens: int, per_client: int) -> dict[int, dict[str, float]]:
+async def in_process(tokens: int, per_client: int, threads: int) -> dict[int, dict[str, float]]:
     from models.engines import GenerationRequest
     from models.engines.llamacpp import LlamaCppEngine
 
-    engine = LlamaCppEngine(MODEL, context_length=2048, threads=2)
+    engine = LlamaCppEngine(MODEL, context_length=2048, threads=threads)
     await engine.start()
     request = GenerationRequest(PROMPT, max_tokens=tokens, temperature=0.0)
 
@@ -90,13 +90,13 @@ async def in_process(tokens: int, per_client: int) -> dict[int, dict[str, float]
     return results
 
 
-def start_server(tmp: Path) -> tuple[subprocess.Popen, str, str]:
+def start_server(tmp: Path, threads: int) -> tuple[subprocess.Popen, str, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = tmp / "bastion.yaml"
     config.write_text(
-        "log_level: WARNING\nmodels:\n  - name: smollm2-135m-instruct\n    threads: 2\n"
+        f"log_level: WARNING\nmodels:\n  - name: smollm2-135m-instruct\n    threads: {threads}\n"
         "    context_length: 2048\n"
     )
     out = open(tmp / "out.log", "w")  # noqa: SIM115
@@ -170,12 +170,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--requests-per-client", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--threads", type=int, default=2, help="llama.cpp threads, for both paths alike"
+    )
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-    base = asyncio.run(in_process(args.tokens, args.requests_per_client))
+    base = asyncio.run(in_process(args.tokens, args.requests_per_client, args.threads))
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, key = start_server(Path(tmp))
+        proc, url, key = start_server(Path(tmp), args.threads)
         try:
             served = asyncio.run(through_bastion(url, key, args.tokens, args.requests_per_client))
         finally:

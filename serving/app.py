@@ -150,10 +150,10 @@ class AuditSequencerShell:
         log = await build_audit_log(config, Path(data_dir))
         self.client = LocalAuditClient(log)
 
-    async def append(self, record: dict[str, Any]) -> int:
+    async def append(self, record: dict[str, Any], content: str | None = None) -> int:
         from policies.audit import AuditRecord
 
-        return await self.client.append(AuditRecord.model_validate(record))
+        return await self.client.append(AuditRecord.model_validate(record), content)
 
     async def query(self, filters: dict[str, Any], limit: int, cursor: int | None) -> dict:
         return await self.client.query(filters, limit, cursor)
@@ -260,6 +260,7 @@ class Ingress:
             {key: RayModelClient(handle) for key, handle in models.items()},
             RayEmbedderClient(embedder),
             redactor,
+            capture=cfg.audit.capture == "redacted",
         )
         self.audit = RayAuditClient(audit)
 

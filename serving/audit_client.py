@@ -23,7 +23,7 @@ _FILTER_FIELDS = ("start", "end", "tenant", "event_type", "outcome")
 
 
 class AuditClient(Protocol):
-    async def append(self, record: AuditRecord) -> int: ...
+    async def append(self, record: AuditRecord, content: str | None = None) -> int: ...
 
     async def query(
         self, filters: dict[str, str | None], limit: int = 100, cursor: int | None = None
@@ -71,9 +71,9 @@ class LocalAuditClient:
         self.log = log
         self.error: str | None = None
 
-    async def append(self, record: AuditRecord) -> int:
+    async def append(self, record: AuditRecord, content: str | None = None) -> int:
         try:
-            index = await self.log.append(record)
+            index = await self.log.append(record, content)
         except AuditUnavailable as exc:
             self.error = type(exc).__name__
             raise
@@ -124,8 +124,8 @@ class RayAuditClient:
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
-    async def append(self, record: AuditRecord) -> int:
-        return await self._call("append", record.model_dump(mode="json"))
+    async def append(self, record: AuditRecord, content: str | None = None) -> int:
+        return await self._call("append", record.model_dump(mode="json"), content)
 
     async def _call(self, method: str, *args: Any) -> Any:
         try:

@@ -126,7 +126,7 @@ class AuditTrail:
                 log.error("no audit log configured: failing closed")
                 return False
             try:
-                await audit.append(build_record(ctx, path, status))
+                await audit.append(build_record(ctx, path, status), ctx.captured)
             except AuditUnavailable:
                 log.error("audit log unavailable: failing the request closed")
                 return False

@@ -14,6 +14,7 @@ import yaml
 
 from policies import cli as policy_cli
 from policies.audit import cli as audit_cli
+from privacy import cli as privacy_cli
 from serving.config import ConfigError, Settings, load_settings
 
 __all__ = ["app", "main"]
@@ -23,6 +24,9 @@ keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API k
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(audit_cli.app, name="audit")
+app.command("redact", help='Redact identifiers: JSON Lines {"text"} on stdin (or --text).')(
+    privacy_cli.redact
+)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="bastion.yaml (default: $BASTION_CONFIG).")

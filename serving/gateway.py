@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import struct
 import time
@@ -104,6 +105,7 @@ class RequestContext:
     data_classes: frozenset[str] = frozenset()
     decision: Decision | None = None
     redactions: int = 0
+    captured: str | None = None  # redacted input and raw (placeholder) output, for the audit log
     detail: dict[str, str | int | bool] | None = None  # event facts for admin/audit records
     key_id_attempted: str | None = None  # public id of a well-formed but rejected key
     error_type: str | None = None
@@ -129,7 +131,9 @@ class Gateway:
         models: dict[str, ModelClient],
         embedder: EmbedderClient | None,
         redactor: Redactor,
+        capture: bool = False,
     ) -> None:
+        self.capture = capture  # audit.capture == "redacted": keep redacted text for the log
         self.redactor = redactor
         self.keys = keys
         self.registry = registry
@@ -274,6 +278,7 @@ class Gateway:
             await _close(stream)
         ctx.prompt_tokens, ctx.completion_tokens = last["usage"]
         self._observe(ctx)
+        self._capture(ctx, redaction.texts, "".join(parts))
         build = protocol.chat_response if chat else protocol.completion_response
         return build(
             _response_id(ctx, chat),
@@ -296,6 +301,7 @@ class Gateway:
         rid, created, model = _response_id(ctx, chat), protocol.now(), request.model
         # Stage 8 while streaming: hold back only what could begin a placeholder.
         restorer = redaction.stream_restorer()
+        raw: list[str] = []
 
         def chunk(text: str | None, finish: str | None = None, usage: Any = None) -> dict:
             if chat:
@@ -311,7 +317,8 @@ class Gateway:
                 if "error" in item:
                     _raise_model_error(item["error"], ctx)
                 finish = item.get("finish_reason")
-                text = restorer.feed(item.get("text", ""))
+                raw.append(item.get("text", ""))
+                text = restorer.feed(raw[-1])
                 if finish is not None:
                     text += restorer.flush()
                 if text or (finish is None and item is first):
@@ -326,6 +333,12 @@ class Gateway:
         finally:
             await _close(stream)
             self._observe(ctx)
+            self._capture(ctx, redaction.texts, "".join(raw))
+
+    def _capture(self, ctx: RequestContext, texts: list[str], output: str | None) -> None:
+        """Only redacted text is ever captured (the model's output is in placeholder form)."""
+        if self.capture:
+            ctx.captured = json.dumps({"input": texts, "output": output}, ensure_ascii=False)
 
     def _observe(self, ctx: RequestContext) -> None:
         model = ctx.model.key if ctx.model else "none"
@@ -341,6 +354,7 @@ class Gateway:
         if self.embedder is None:
             raise ModelUnavailable("no embedding model is deployed here")
         result = await _guard(self.embedder.embed_request(redaction.texts))
+        self._capture(ctx, redaction.texts, None)
         if "error" in result:
             _raise_model_error(result["error"], ctx)
         vectors: list[list[float]] = result["vectors"]

@@ -43,7 +43,9 @@ class LlamaCppEngine(Engine):
         n_gpu_layers: int = 0,
     ) -> None:
         self._path = path
-        self._threads = threads or max(1, min(os.cpu_count() or 1, 8))
+        # Default: leave one core to the server around the engine (HTTP, Ray, redaction);
+        # llama.cpp's threads spin-wait and lose badly when they have to share (bench/serving.py).
+        self._threads = threads or max(1, min((os.cpu_count() or 2) - 1, 8))
         self._gpu_layers = n_gpu_layers
         self._llm: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")

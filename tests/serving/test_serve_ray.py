@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -156,6 +157,35 @@ def test_model_pinned_to_an_absent_site_is_unavailable_not_queued(server, client
     admin = {"authorization": f"Bearer {server.key}"}
     stats = httpx.get(server.url + "/v1/admin/models", headers=admin, timeout=30).json()
     assert stats["models"]["smollm2-muc@v1"] is None  # no replica could be placed
+
+
+def test_sighup_reloads_policy_and_rejects_a_bad_document(server, client):
+    policy = server.tmp / "policy.yaml"
+
+    def ids() -> set[str]:
+        return {m.id for m in client.models.list()}
+
+    def wait_for(predicate) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.3)
+        return False
+
+    assert "smollm2-muc@v1" in ids()
+    try:
+        policy.write_text(POLICY.replace(", smollm2-muc,", ","))
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_for(lambda: "smollm2-muc@v1" not in ids())
+        policy.write_text(POLICY + "\nnot_a_section: 1\n")  # rejected: the last good one stays
+        os.kill(server.proc.pid, signal.SIGHUP)
+        time.sleep(3)
+        assert "smollm2-muc@v1" not in ids() and MODEL in ids()
+    finally:
+        policy.write_text(POLICY)
+        os.kill(server.proc.pid, signal.SIGHUP)
+    assert wait_for(lambda: "smollm2-muc@v1" in ids())
 
 
 def test_client_disconnect_stops_generation(server):
