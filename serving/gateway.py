@@ -24,6 +24,7 @@ from policies.decide import Decision, DecisionInput, PolicyDenied, PolicyEngine
 from privacy import RedactionResult, Redactor
 from serving import protocol
 from serving.observability import METRICS
+from serving.redaction_batcher import RedactionBatcher
 
 __all__ = [
     "EmbedderClient",
@@ -135,6 +136,7 @@ class Gateway:
     ) -> None:
         self.capture = capture  # audit.capture == "redacted": keep redacted text for the log
         self.redactor = redactor
+        self.batcher = RedactionBatcher(redactor) if redactor is not None else None
         self.keys = keys
         self.registry = registry
         self.policy = policy
@@ -159,8 +161,8 @@ class Gateway:
     async def _redact(self, ctx: RequestContext, texts: list[str]) -> RedactionResult:
         """Replace every identifier with a typed placeholder before anything else sees the text;
         the detected entity types become the request's data classes. Fails closed."""
-        assert ctx.principal is not None, "authenticate first"
-        result = await asyncio.to_thread(self.redactor.redact_messages, texts, ctx.principal.tenant)
+        assert ctx.principal is not None and self.batcher is not None, "authenticate first"
+        result = await self.batcher.redact(texts, ctx.principal.tenant)
         ctx.data_classes = result.data_classes
         ctx.entity_counts = dict(result.entity_counts)
         ctx.redactions = result.count
