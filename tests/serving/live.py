@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
 
 BIN = Path(sys.executable).parent / "bastion"
+
+
+def exported_records(data_dir: Path, bundle: Path) -> list[dict]:
+    """`bastion audit export` the whole log of ``data_dir``, check the bundle with `bastion
+    audit verify` (offline), and return its records."""
+    env = {**os.environ, "BASTION_DATA_DIR": str(data_dir)}
+    window = ["--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z"]
+    subprocess.run(
+        [str(BIN), "audit", "export", *window, "--out", str(bundle)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    verified = subprocess.run(
+        [str(BIN), "audit", "verify", str(bundle)], capture_output=True, text=True, timeout=300
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with zipfile.ZipFile(bundle) as z:
+        name = next(n for n in z.namelist() if n.endswith(".jsonl") and "record" in n)
+        return [json.loads(line) for line in z.read(name).decode().splitlines() if line]
 
 
 def _free_port() -> int:

@@ -3,17 +3,13 @@ the audit log verifies and every request that had received a response has its re
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import threading
 import time
-import zipfile
 
 import httpx
 import pytest
 
-from tests.serving.live import BIN, Server
+from tests.serving.live import Server, exported_records
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -80,37 +76,8 @@ def test_sigkill_under_load_loses_no_acknowledged_request(tmp_path):
 
     second = Server(tmp_path, POLICY, key=first.key)  # same data folder: the log is reopened
     try:
-        bundle = tmp_path / "after-crash.zip"
-        env = {**os.environ, "BASTION_DATA_DIR": str(second.data)}
-        subprocess.run(
-            [
-                str(BIN),
-                "audit",
-                "export",
-                "--from",
-                "2000-01-01T00:00:00Z",
-                "--to",
-                "2100-01-01T00:00:00Z",
-                "--out",
-                str(bundle),
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        verified = subprocess.run(
-            [str(BIN), "audit", "verify", str(bundle)], capture_output=True, text=True, timeout=300
-        )
-        assert verified.returncode == 0, verified.stdout + verified.stderr
-        with zipfile.ZipFile(bundle) as z:
-            name = next(n for n in z.namelist() if n.endswith(".jsonl") and "record" in n)
-            ids = {
-                json.loads(line).get("request_id")
-                for line in z.read(name).decode().splitlines()
-                if line
-            }
+        records = exported_records(second.data, tmp_path / "after-crash.zip")
+        ids = {record.get("request_id") for record in records}
         missing = [rid for rid in acknowledged if rid not in ids]
         assert missing == [], f"{len(missing)} acknowledged requests have no audit record"
         # The restarted server serves and audits again.

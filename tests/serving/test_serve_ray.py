@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.serving.live import BIN, Server
+from tests.serving.live import BIN, Server, exported_records
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -228,36 +228,7 @@ def test_requests_are_audited_through_the_sequencer_and_export_verifies(server, 
         model=MODEL, messages=[{"role": "user", "content": "Hello"}], max_tokens=2
     )
     request_id = r.headers["x-request-id"]
-    env = {**os.environ, "BASTION_DATA_DIR": str(server.data)}
-    bundle = tmp_path / "bundle.zip"
-    subprocess.run(
-        [
-            str(BIN),
-            "audit",
-            "export",
-            "--from",
-            "2000-01-01T00:00:00Z",
-            "--to",
-            "2100-01-01T00:00:00Z",
-            "--format",
-            "jsonl",
-            "--out",
-            str(bundle),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    verified = subprocess.run(
-        [str(BIN), "audit", "verify", str(bundle)], capture_output=True, text=True
-    )
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    import zipfile
-
-    with zipfile.ZipFile(bundle) as z:
-        name = next(n for n in z.namelist() if n.endswith(".jsonl") and "record" in n)
-        records = [json.loads(line) for line in z.read(name).decode().splitlines() if line]
+    records = exported_records(server.data, tmp_path / "bundle.zip")
     mine = [rec for rec in records if rec.get("request_id") == request_id]
     assert len(mine) == 1 and mine[0]["event_type"] == "inference.chat"
     assert any(rec["event_type"] == "key.created" for rec in records)
