@@ -90,7 +90,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     models = [
         ModelConfig(name=MODEL),
         ModelConfig(name="remote-model", site="remote"),
-        ModelConfig(name="pii-only"),  # configured, no replica in this in-process gateway
+        ModelConfig(name="pii-only"),  # same engine, another version id, approved for PII only
     ]
     return Settings(data_dir=data, models=models)
 
@@ -128,7 +128,8 @@ def api(
         Registry(settings.models, settings.embeddings),
         policy,
         StaticSites({"local"}),
-        {f"{MODEL}@v1": server},  # remote-model@v1 is deployed at a site absent here
+        # remote-model@v1 is configured at a site absent here, so it has no replica
+        {f"{MODEL}@v1": server, "pii-only@v1": server},
         embedder,
         redactor,
     )

@@ -73,6 +73,7 @@ def test_readyz_reports_unplaceable_models_without_failing(api):
     assert r.status_code == 200
     assert r.json()["models"] == {
         f"{MODEL}@v1": "ready",
+        "pii-only@v1": "ready",
         "remote-model@v1": "unavailable",
         "all-minilm-l6-v2@v1": "ready",
     }

@@ -101,7 +101,7 @@ def test_detected_classes_drive_the_policy(api):
             "messages": [{"role": "user", "content": "What are your opening hours?"}],
         },
     )
-    assert ok.status_code == 503  # allowed by policy; no replica in this in-process gateway
+    assert ok.status_code == 200, ok.text  # no identifier: allowed on the PII-only model
     denied = api.post(
         CHAT,
         key="bank",
