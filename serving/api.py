@@ -63,17 +63,31 @@ def _body(message: str, status: int, param: str | None = None, code: str | None 
     }
 
 
+_PARAM = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+
+def _loc_part(part: object) -> str:
+    """A location element safe to echo: list indexes and snake_case parameter names. Any other
+    key is client-chosen text (it could be a name) and is shown as "?"."""
+    if isinstance(part, int):
+        return str(part)
+    text = str(part)
+    return text if _PARAM.match(text) else "?"
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
         return "invalid request", None
     first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    loc = [_loc_part(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     kind = first.get("type", "")
     if kind == "json_invalid":
         return "request body is not valid JSON", None
     if kind == "extra_forbidden":
+        if "?" in loc:
+            return "unrecognized request argument", None
         return f"unrecognized request argument: {param}", param
     if kind == "missing":
         return f"missing required argument: {param}", param

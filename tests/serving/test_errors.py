@@ -56,6 +56,13 @@ def test_invalid_parameters_are_400(api, payload, param, fragment):
     assert fragment in error["message"]
 
 
+def test_client_chosen_keys_are_not_echoed(api):
+    r = api.post(CHAT, json={"model": MODEL, "messages": _msg(), "John Q. Public": 1})
+    error = _error(r, 400)
+    assert error["message"] == "unrecognized request argument" and error["param"] is None
+    assert "Public" not in r.text
+
+
 def test_malformed_json_is_400(api):
     r = api.post(
         CHAT, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"}
