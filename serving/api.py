@@ -298,13 +298,18 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         gw = request.app.state.gateway
         if gw is None:
             raise UpstreamError("the gateway is starting")
+        return gw
+
+    def authenticate(request: Request, *roles: Role) -> Principal:
+        """Once per request: pick up a requested policy reload, read the purpose header,
+        check the key (and role)."""
         reloader = request.app.state.policy_reloader
         if reloader is not None:
             reloader.poll()
         ctx = _ctx(request)
         purpose = request.headers.get("x-bastion-purpose")
         ctx.purpose = purpose.strip() if purpose else None
-        return gw
+        return gateway(request).authenticate(ctx, _bearer(request), *roles)
 
     @app.exception_handler(Exception)
     async def any_error(request: Request, exc: Exception) -> JSONResponse:
@@ -335,7 +340,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         client learns nothing about the request format (malformed JSON excepted)."""
 
         def dependency(request: Request) -> Principal:
-            return gateway(request).authenticate(_ctx(request), _bearer(request), *roles)
+            return authenticate(request, *roles)
 
         return Depends(dependency)
 
@@ -407,7 +412,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         if not metrics_public:
-            gateway(request).authenticate(_ctx(request), _bearer(request))  # any role
+            authenticate(request)  # any role
         return Response(render_metrics(), media_type="text/plain; version=0.0.4")
 
     return app

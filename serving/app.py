@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
@@ -178,10 +180,6 @@ class RaySites:
         self._next = 0.0
 
     def available(self, site: str) -> bool:
-        import time
-
-        import ray
-
         now = time.monotonic()
         if now >= self._next:
             self._sites = {

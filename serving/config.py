@@ -132,7 +132,6 @@ class ServerConfig(_Strict):
     port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
     metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
-    request_timeout_s: float = Field(300.0, gt=0, description="Upper bound for one request.")
     ray_num_cpus: int | None = Field(
         None,
         ge=1,
@@ -210,8 +209,8 @@ def _describe(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
-    """Load ``path`` (YAML, optional), apply ``BASTION_*`` env vars, then ``overrides``.
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load ``path`` (YAML, optional, default ``$BASTION_CONFIG``), then ``BASTION_*`` env vars.
 
     Raises :class:`ConfigError` naming the file and each invalid field.
     """
@@ -232,11 +231,6 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"configuration file {path} must be a mapping at the top level")
         data = loaded or {}
     try:
-        settings = Settings(**data)
-        if overrides:
-            merged = settings.model_dump()
-            merged.update({k: v for k, v in overrides.items() if v is not None})
-            settings = Settings.model_validate(merged)
+        return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from exc
-    return settings

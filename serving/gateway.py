@@ -438,10 +438,6 @@ class Gateway:
             for key, ok in zip(keys, states, strict=True)
         }
 
-    def reload_policy(self, paths: list[Any]) -> str:
-        """Swap in new policy documents atomically; a bad set raises and the old one stays."""
-        return self.policy.reload(paths)
-
 
 def _model_card(model_id: str, mv: ModelVersion, ready: bool, available: bool) -> dict[str, Any]:
     return {
