@@ -10,15 +10,7 @@ from typing import Any
 from models.engines.base import EngineUnavailable
 from models.weights import bundled_embedding_dir
 
-__all__ = ["Embedder", "EmbeddingResult"]
-
-
-class EmbeddingResult:
-    __slots__ = ("prompt_tokens", "vectors")
-
-    def __init__(self, vectors: list[list[float]], prompt_tokens: int) -> None:
-        self.vectors = vectors
-        self.prompt_tokens = prompt_tokens
+__all__ = ["Embedder"]
 
 
 class Embedder:
@@ -58,28 +50,30 @@ class Embedder:
         tokenizer = self._model.tokenizer
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
 
-    def check_lengths(self, texts: list[str]) -> dict[str, str] | None:
-        """An error (wire format) when an input exceeds the model's window, else None."""
-        longest = max(self.count_tokens(texts))
-        if longest > self.max_tokens:
-            return {
+    def check_lengths(self, texts: list[str]) -> tuple[int, dict[str, str] | None]:
+        """``(prompt tokens, error)``: the error (wire format) when an input exceeds the model's
+        window — the model would silently truncate it."""
+        counts = self.count_tokens(texts)
+        if max(counts) > self.max_tokens:
+            return sum(counts), {
                 "kind": "context_length",
-                "message": f"an input is {longest} tokens; this model accepts {self.max_tokens}",
+                "message": f"an input is {max(counts)} tokens; this model accepts "
+                f"{self.max_tokens}",
             }
-        return None
+        return sum(counts), None
 
     async def embed_request(self, texts: list[str]) -> dict[str, Any]:
         """In-process twin of the Embedder deployment: checked, off the event loop."""
-        error = self.check_lengths(texts)
+        tokens, error = self.check_lengths(texts)
         if error:
             return {"error": error}
-        result = await asyncio.to_thread(self.embed, texts)
-        return {"vectors": result.vectors, "prompt_tokens": result.prompt_tokens}
+        vectors = await asyncio.to_thread(self.embed, texts)
+        return {"vectors": vectors, "prompt_tokens": tokens}
 
-    def embed(self, texts: list[str]) -> EmbeddingResult:
+    def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalized vectors for ``texts`` (check lengths first: the model truncates)."""
         self.start()
         vectors = self._model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
         )
-        return EmbeddingResult(vectors.tolist(), sum(self.count_tokens(texts)))
+        return vectors.tolist()

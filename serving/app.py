@@ -115,20 +115,19 @@ class EmbedderShell:
         self.embedder.start()
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
-    async def _embed_batch(self, batches: list[list[str]]) -> list[dict[str, Any]]:
-        flat = [text for batch in batches for text in batch]
-        vectors = self.embedder.embed(flat).vectors
-        counts = self.embedder.count_tokens(flat)
+    async def _embed_batch(self, batches: list[list[str]]) -> list[list[list[float]]]:
+        vectors = self.embedder.embed([text for batch in batches for text in batch])
         out, i = [], 0
         for batch in batches:
-            n = len(batch)
-            out.append({"vectors": vectors[i : i + n], "prompt_tokens": sum(counts[i : i + n])})
-            i += n
+            out.append(vectors[i : i + len(batch)])
+            i += len(batch)
         return out
 
     async def embed(self, texts: list[str]) -> dict[str, Any]:
-        error = self.embedder.check_lengths(texts)
-        return {"error": error} if error else await self._embed_batch(texts)
+        tokens, error = self.embedder.check_lengths(texts)
+        if error:
+            return {"error": error}
+        return {"vectors": await self._embed_batch(texts), "prompt_tokens": tokens}
 
 
 class AuditSequencerShell:
