@@ -3,7 +3,11 @@
 Streams the same completions at 1, 4 and 16 concurrent clients through both, in one run, and
 prints tokens/s, TTFT p50/p95 and request latency p50/p95 with Bastion/in-process ratios.
 
-    .venv/bin/python bench/serving.py [--tokens 32] [--requests-per-client 2] [--json out.json]
+    .venv/bin/python bench/serving.py [--tokens 32] [--requests-per-client 2]
+        [--single-client-requests 20] [--json out.json]
+
+The single-client level runs more requests than the others (default 20) because its TTFT median
+is the figure the overhead target is judged on.
 """
 
 from __future__ import annotations
@@ -66,7 +70,13 @@ async def run_level(
     }
 
 
-async def in_process(tokens: int, per_client: int, threads: int) -> dict[int, dict[str, float]]:
+def requests_per_client(clients: int, per_client: int, single: int) -> int:
+    return single if clients == 1 else per_client
+
+
+async def in_process(
+    tokens: int, per_client: int, single: int, threads: int
+) -> dict[int, dict[str, float]]:
     from models.engines import GenerationRequest
     from models.engines.llamacpp import LlamaCppEngine
 
@@ -85,7 +95,9 @@ async def in_process(tokens: int, per_client: int, threads: int) -> dict[int, di
         return first or 0.0, time.perf_counter() - start, n
 
     await one()  # warm-up
-    results = {c: await run_level(one, c, per_client) for c in LEVELS}
+    results = {
+        c: await run_level(one, c, requests_per_client(c, per_client, single)) for c in LEVELS
+    }
     await engine.close()
     return results
 
@@ -133,7 +145,9 @@ def start_server(tmp: Path, threads: int) -> tuple[subprocess.Popen, str, str]:
     return proc, url, key
 
 
-async def through_bastion(url: str, key: str, tokens: int, per_client: int) -> dict:
+async def through_bastion(
+    url: str, key: str, tokens: int, per_client: int, single: int
+) -> dict[int, dict[str, float]]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
         body = {
@@ -162,25 +176,34 @@ async def through_bastion(url: str, key: str, tokens: int, per_client: int) -> d
             return first or 0.0, time.perf_counter() - start, n
 
         await one()  # warm-up
-        return {c: await run_level(one, c, per_client) for c in LEVELS}
+        return {
+            c: await run_level(one, c, requests_per_client(c, per_client, single)) for c in LEVELS
+        }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--requests-per-client", type=int, default=2)
+    parser.add_argument("--single-client-requests", type=int, default=20)
     parser.add_argument("--json", type=Path)
     parser.add_argument(
-        "--threads", type=int, default=2, help="llama.cpp threads, for both paths alike"
+        "--threads",
+        type=int,
+        default=max(1, min((os.cpu_count() or 2) - 1, 8)),
+        help="llama.cpp threads, for both paths alike (default: the engine's, cores - 1)",
     )
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-    base = asyncio.run(in_process(args.tokens, args.requests_per_client, args.threads))
+    single = args.single_client_requests
+    base = asyncio.run(in_process(args.tokens, args.requests_per_client, single, args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         proc, url, key = start_server(Path(tmp), args.threads)
         try:
-            served = asyncio.run(through_bastion(url, key, args.tokens, args.requests_per_client))
+            served = asyncio.run(
+                through_bastion(url, key, args.tokens, args.requests_per_client, single)
+            )
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(60)

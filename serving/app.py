@@ -6,6 +6,7 @@ Python; the shells below only build them inside replicas and adapt handles to th
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -20,24 +21,14 @@ from ray.serve.handle import DeploymentHandle
 
 from serving.audit_client import RayAuditClient
 from serving.config import ModelConfig, Settings, _Replicated
+from serving.ray_env import worker_env
 
 __all__ = [
-    "OFFLINE_ENV",
     "build_app",
     "build_app_from_args",
     "deployment_name",
     "serve_config",
 ]
-
-# Set in every Ray worker: nothing is downloaded and nothing is reported at run time.
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "TOKENIZERS_PARALLELISM": "false",
-}
-
 
 # Serve's access log would record client-chosen paths; Bastion keeps its own request metrics.
 SERVE_LOGGING = {"encoding": "JSON", "enable_access_log": False}
@@ -116,7 +107,9 @@ class EmbedderShell:
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
     async def _embed_batch(self, batches: list[list[str]]) -> list[list[list[float]]]:
-        vectors = self.embedder.embed([text for batch in batches for text in batch])
+        # Off the event loop: it is the replica's own loop (ray_env.SERVE_TUNING_ENV).
+        texts = [text for batch in batches for text in batch]
+        vectors = await asyncio.to_thread(self.embedder.embed, texts)
         out, i = [], 0
         for batch in batches:
             out.append(vectors[i : i + len(batch)])
@@ -317,7 +310,7 @@ def serve_config(settings: Settings) -> dict[str, Any]:
                 "name": "bastion",
                 "route_prefix": "/",
                 "import_path": "serving.app:build_app_from_args",
-                "runtime_env": {"env_vars": dict(OFFLINE_ENV)},
+                "runtime_env": {"env_vars": worker_env()},
                 "args": {"settings": settings.model_dump(mode="json")},
                 "deployments": deployments,
             }

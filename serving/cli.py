@@ -113,16 +113,20 @@ def serve(
     )
     settings = settings.model_copy(update={"server": server})
 
-    from serving.app import (
-        OFFLINE_ENV,
-        SERVE_LOGGING,
-        build_app,
-        default_cpus,
-        local_ray_resources,
-    )
+    from serving import ray_env
+
+    os.environ.update(ray_env.OFFLINE_ENV)
+    ray_env.apply(ray_env.SERVE_TUNING_ENV)
+    proxy_port = settings.server.port
+    if settings.server.direct_ingress:
+        _check_direct_ingress(settings)
+        proxy_port = settings.server.proxy_port or _free_port(settings.server.host)
+        ray_env.apply(ray_env.direct_ingress_env(settings.server.port))
+
+    # Ray Serve reads its settings when first imported: only after the environment is set.
+    from serving.app import SERVE_LOGGING, build_app, default_cpus, local_ray_resources
     from serving.observability import DRIVER_LOGGERS, configure_logging
 
-    os.environ.update(OFFLINE_ENV)
     configure_logging(settings.log_level, DRIVER_LOGGERS)
     key = _bootstrap(settings)
     _check_policy(settings)
@@ -138,13 +142,15 @@ def serve(
         num_cpus=default_cpus(settings),
         resources=local_ray_resources(settings),
         include_dashboard=False,
-        runtime_env={"env_vars": dict(OFFLINE_ENV)},
+        runtime_env={"env_vars": ray_env.worker_env()},
         logging_level="WARNING",
     )
     ray_serve.start(
-        http_options={"host": settings.server.host, "port": settings.server.port},
+        http_options={"host": settings.server.host, "port": proxy_port},
         logging_config=dict(SERVE_LOGGING),
     )
+    if settings.server.direct_ingress:
+        typer.echo(f"(Ray Serve's own proxy: port {proxy_port}; clients do not need it)", err=True)
     # Not serve.run: it would wait forever for a model pinned to a site this cluster lacks.
     ray_serve._run(build_app(settings), name="bastion", route_prefix="/", _blocking=False)
     _wait_for_local_deployments(settings)
@@ -157,6 +163,31 @@ def serve(
     stop.wait()
     ray_serve.shutdown()
     ray.shutdown()
+
+
+def _check_direct_ingress(settings: Settings) -> None:
+    ingress = settings.ingress
+    if ingress.autoscaling is not None or ingress.num_replicas != 1:
+        typer.echo(
+            "invalid configuration: server.direct_ingress needs exactly one ingress replica "
+            "(ingress.num_replicas: 1, no ingress.autoscaling); set server.direct_ingress: false "
+            "to put Ray Serve's proxy in front of several",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if settings.server.proxy_port == settings.server.port:
+        typer.echo(
+            "invalid configuration: server.proxy_port must differ from server.port", err=True
+        )
+        raise typer.Exit(2)
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _wait_for_local_deployments(settings: Settings, timeout_s: float = 900) -> None:

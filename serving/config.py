@@ -128,8 +128,22 @@ class IngressConfig(_Replicated):
 
 
 class ServerConfig(_Strict):
-    host: str = Field("127.0.0.1", description="Address the HTTP proxy binds.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    direct_ingress: bool = Field(
+        True,
+        description="`bastion serve`: the Ingress replica itself listens on host:port (Ray "
+        "Serve direct ingress), skipping the hop through Serve's HTTP proxy; needs exactly one "
+        "ingress replica. false: Serve's proxy listens on host:port and spreads requests over "
+        "the ingress replicas. A cluster (`bastion serve-config`) always uses Serve's proxies.",
+    )
+    proxy_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="With direct_ingress, the port of Ray Serve's own HTTP proxy, which Serve "
+        "still starts on host (clients do not need it). Empty: a free port chosen at start.",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
     metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
     ray_num_cpus: int | None = Field(

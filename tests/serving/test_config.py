@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,5 +140,62 @@ def test_serve_config_is_a_ray_serve_config(tmp_path):
     assert deployments["ModelServer-m2-v1"]["ray_actor_options"]["resources"] == {
         "site:de-muc-1": 0.001
     }
-    assert app["runtime_env"]["env_vars"]["HF_HUB_OFFLINE"] == "1"
+    env = app["runtime_env"]["env_vars"]
+    assert env["HF_HUB_OFFLINE"] == "1"
+    # Replicas in a cluster run user code and the router in their main loop, as locally.
+    assert env["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
+    assert env["RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP"] == "0"
+    # A cluster keeps Serve's proxies (a Kubernetes Service spreads over them).
+    assert "RAY_SERVE_ENABLE_DIRECT_INGRESS" not in env
+    assert config["proxy_location"] == "EveryNode"
     assert app["args"]["settings"]["models"][1]["name"] == "m2"
+
+
+@pytest.mark.parametrize(
+    ("server", "ingress", "message"),
+    [
+        ({}, {"num_replicas": 2}, "server.direct_ingress needs exactly one ingress replica"),
+        (
+            {},
+            {"autoscaling": {"min_replicas": 1, "max_replicas": 3}},
+            "server.direct_ingress needs exactly one ingress replica",
+        ),
+        ({"port": 8123, "proxy_port": 8123}, {}, "server.proxy_port must differ"),
+    ],
+)
+def test_serve_rejects_direct_ingress_it_cannot_provide(tmp_path, server, ingress, message):
+    path = _write(tmp_path, {"server": server, "ingress": ingress})
+    bastion = Path(sys.executable).parent / "bastion"
+    out = subprocess.run(
+        [str(bastion), "serve", "--config", str(path), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything was created or started
+
+
+def test_ray_env_leaves_what_the_operator_set(monkeypatch):
+    from serving import ray_env
+
+    monkeypatch.setenv("RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP", "1")
+    monkeypatch.delenv("RAY_SERVE_LOG_TO_STDERR", raising=False)
+    monkeypatch.delenv("RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD", raising=False)
+    applied = ray_env.apply(ray_env.SERVE_TUNING_ENV)
+    assert applied["RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP"] == "1"
+    assert applied["RAY_SERVE_LOG_TO_STDERR"] == "0"
+    assert os.environ["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
+
+
+def test_direct_ingress_env_gives_the_ingress_replica_exactly_the_port():
+    from serving.ray_env import direct_ingress_env
+
+    env = direct_ingress_env(8000)
+    assert env["RAY_SERVE_ENABLE_DIRECT_INGRESS"] == "1"
+    # Ray allocates from [min, max): only 8000.
+    assert (
+        env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"],
+        env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"],
+    ) == ("8000", "8001")

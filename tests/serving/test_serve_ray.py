@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import psutil
 import pytest
 
 from tests.serving.live import BIN, Server, exported_records
@@ -54,6 +56,21 @@ def client(server):
 def test_bootstrap_created_data_dir_and_admin_key(server):
     assert (server.data / "keys.db").is_file()
     assert oct(server.data.stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_ingress_replica_itself_listens_on_the_port(server):
+    """Direct ingress (serving/ray_env.py): requests skip Ray Serve's HTTP proxy."""
+    owners = {
+        conn.pid
+        for conn in psutil.net_connections("tcp")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == server.port
+    }
+    assert len(owners) == 1
+    assert "ServeReplica:bastion:Ingress" in " ".join(psutil.Process(owners.pop()).cmdline())
+    # Serve still runs its own proxy, on an internal port, in front of the same application.
+    found = re.search(r"Ray Serve's own proxy: port (\d+)", server.logs())
+    assert found is not None
+    assert httpx.get(f"http://127.0.0.1:{found[1]}/healthz", timeout=10).status_code == 200
 
 
 def test_chat(client):

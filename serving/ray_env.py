@@ -1,0 +1,67 @@
+"""Environment for Bastion's Ray processes. No Ray import here: Ray Serve reads these variables
+once, when it is first imported, so ``bastion serve`` sets them before importing it.
+
+- Offline: nothing is downloaded and nothing is reported at run time.
+- Ray Serve's request path, tuned for few cores (measured by bench/serving.py): user code and the
+  request router run in each replica's main event loop instead of an extra thread and loop each
+  (saves thread hand-offs and GIL contention with the engine thread in the same process), and
+  Serve's own log lines go to its log files only.
+- Direct ingress (``bastion serve`` only): the one Ingress replica listens on the configured
+  port itself, so requests skip Serve's HTTP proxy and the proxy round trip each request body
+  takes. Serve still runs its proxy on the head node, on an internal port.
+
+A variable the operator already set wins over these defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+__all__ = [
+    "OFFLINE_ENV",
+    "SERVE_TUNING_ENV",
+    "apply",
+    "direct_ingress_env",
+    "worker_env",
+]
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+SERVE_TUNING_ENV = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+    "RAY_SERVE_LOG_TO_STDERR": "0",
+}
+
+
+def direct_ingress_env(port: int) -> dict[str, str]:
+    """Ray Serve direct ingress with exactly ``port`` for the Ingress replica. No external load
+    balancer has to deregister a local replica, so it neither waits out a draining period on
+    shutdown nor quarantines its port before a restarted replica may bind it again."""
+    return {
+        "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(port),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(port + 1),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0",
+        "RAY_SERVE_PORT_QUARANTINE_S": "0",
+    }
+
+
+def worker_env() -> dict[str, str]:
+    """What every replica of the application needs (the Serve config's ``runtime_env``)."""
+    return {**OFFLINE_ENV, **SERVE_TUNING_ENV}
+
+
+def apply(env: Mapping[str, str]) -> dict[str, str]:
+    """Set ``env`` in this process (inherited by a local Ray instance it starts) unless the
+    operator set a variable already; returns the values in effect."""
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in env}
