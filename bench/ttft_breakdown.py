@@ -37,7 +37,12 @@ from serving.config import Settings
 from serving.gateway import Gateway, StaticSites
 
 MODEL = "smollm2-135m-instruct"
-PROMPT = "Here is a list of numbers: 1, 2, 3, 4, 5,"  # same as bench/serving.py
+PROMPT = "Here is a list of numbers: 1, 2, 3, 4, 5,"  # as in bench/serving.py
+
+
+def prompt(n: int) -> str:
+    """Distinct prompts, as in bench/serving.py: no request reuses another's KV cache."""
+    return f"Note {n}. {PROMPT}"
 
 
 def ms(values: list[float]) -> float:
@@ -73,29 +78,30 @@ async def main(requests: int, threads: int) -> None:
     while not web.started:
         await asyncio.sleep(0.05)
 
+    # One token per request, read to the end, each request with its own prompt: the two paths
+    # alternate on equal terms.
     engine_ttft, redact, gateway_ttft = [], [], []
-    body = {"model": MODEL, "prompt": PROMPT, "max_tokens": 4, "temperature": 0, "stream": True}
+    body = {"model": MODEL, "max_tokens": 1, "temperature": 0, "stream": True}
     headers = {"authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-        for _ in range(requests):
+        for i in range(requests):
+            start, first = time.perf_counter(), None
+            async for delta in engine.generate(GenerationRequest(prompt(2 * i), 1, 0.0)):
+                if delta.text and first is None:
+                    first = time.perf_counter() - start
+            engine_ttft.append(first or 0.0)
             start = time.perf_counter()
-            async for delta in engine.generate(GenerationRequest(PROMPT, 4, 0.0)):
-                if delta.text:
-                    engine_ttft.append(time.perf_counter() - start)
-                    break
-            await asyncio.sleep(0.1)  # let the cancelled generation leave the engine
-            start = time.perf_counter()
-            redactor.redact_messages([PROMPT], "default")
+            redactor.redact_messages([prompt(2 * i + 1)], "default")
             redact.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            async with http.stream("POST", "/v1/completions", json=body, headers=headers) as r:
+            start, first = time.perf_counter(), None
+            request = {**body, "prompt": prompt(2 * i + 1)}
+            async with http.stream("POST", "/v1/completions", json=request, headers=headers) as r:
                 async for line in r.aiter_lines():
-                    if line.startswith("data: {"):
+                    if line.startswith("data: {") and first is None:
                         choices = json.loads(line[6:])["choices"]
                         if choices and choices[0]["text"]:
-                            gateway_ttft.append(time.perf_counter() - start)
-                            break
-            await asyncio.sleep(0.1)
+                            first = time.perf_counter() - start
+            gateway_ttft.append(first or 0.0)
     web.should_exit = True
     await task
     print(f"llama.cpp threads {threads}; {requests} requests; medians")

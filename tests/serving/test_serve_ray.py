@@ -58,6 +58,12 @@ def test_bootstrap_created_data_dir_and_admin_key(server):
     assert oct(server.data.stat().st_mode & 0o777) == "0o700"
 
 
+def _proxy_url(server: Server) -> str:
+    found = re.search(r"Ray Serve's own proxy: port (\d+)", server.logs())
+    assert found is not None
+    return f"http://127.0.0.1:{found[1]}"
+
+
 def test_the_ingress_replica_itself_listens_on_the_port(server):
     """Direct ingress (serving/ray_env.py): requests skip Ray Serve's HTTP proxy."""
     owners = {
@@ -68,9 +74,7 @@ def test_the_ingress_replica_itself_listens_on_the_port(server):
     assert len(owners) == 1
     assert "ServeReplica:bastion:Ingress" in " ".join(psutil.Process(owners.pop()).cmdline())
     # Serve still runs its own proxy, on an internal port, in front of the same application.
-    found = re.search(r"Ray Serve's own proxy: port (\d+)", server.logs())
-    assert found is not None
-    assert httpx.get(f"http://127.0.0.1:{found[1]}/healthz", timeout=10).status_code == 200
+    assert httpx.get(_proxy_url(server) + "/healthz", timeout=10).status_code == 200
 
 
 def test_chat(client):
@@ -268,6 +272,17 @@ def test_logs_are_json_with_request_ids_and_no_prompt_text(server, client):
         max_tokens=16,
         temperature=0,
     )
+    # Client-chosen paths, headers and bodies reach the ingress replica's own HTTP server
+    # (direct ingress) and, through Serve's proxy, the proxy: neither may log them.
+    for url in (server.url, _proxy_url(server)):
+        assert httpx.get(f"{url}/v1/{MARKER}", timeout=10).status_code == 404
+        bad = httpx.post(
+            f"{url}/v1/completions",
+            headers={"authorization": f"Bearer {server.key}", "x-note": MARKER},
+            content=f'{{"model": "{MARKER}", "prompt": 1',
+            timeout=30,
+        )
+        assert bad.status_code == 400
     time.sleep(1)
     texts = [server.logs()]
     ray_logs = Path("/tmp/ray/session_latest/logs")
