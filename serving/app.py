@@ -188,9 +188,10 @@ class RayModelClient:
 
     def __init__(self, handle: DeploymentHandle) -> None:
         self.handle = handle
+        self._streaming = handle.options(stream=True)  # built once, not per request
 
     async def generate(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        response = self.handle.options(stream=True).generate.remote(payload)
+        response = self._streaming.generate.remote(payload)
         done = False
         try:
             async for item in response:

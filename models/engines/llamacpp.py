@@ -43,8 +43,9 @@ class LlamaCppEngine(Engine):
         n_gpu_layers: int = 0,
     ) -> None:
         self._path = path
-        # Default: leave one core to the server around the engine (HTTP, Ray, redaction);
-        # llama.cpp's threads spin-wait and lose badly when they have to share (bench/serving.py).
+        # Default: leave one core to the server around the engine (HTTP, Ray, redaction), whose
+        # processes otherwise take CPU from llama.cpp's threads (bench/serving.py; on a 2-core
+        # host two threads still serve more, see the README's performance section).
         self._threads = threads or max(1, min((os.cpu_count() or 2) - 1, 8))
         self._gpu_layers = n_gpu_layers
         self._llm: Any = None
