@@ -116,12 +116,13 @@ def serve(
     from serving import ray_env
 
     os.environ.update(ray_env.OFFLINE_ENV)
-    ray_env.apply(ray_env.SERVE_TUNING_ENV)
+    tuning = ray_env.apply(ray_env.SERVE_TUNING_ENV)  # an operator's own values win
     proxy_port = settings.server.port
     if settings.server.direct_ingress:
         _check_direct_ingress(settings)
         proxy_port = settings.server.proxy_port or _free_port(settings.server.host)
-        ray_env.apply(ray_env.direct_ingress_env(settings.server.port))
+    # Follows the configuration, whatever the environment says: clients expect server.port.
+    os.environ.update(ray_env.ingress_env(settings.server.direct_ingress, settings.server.port))
 
     # Ray Serve reads its settings when first imported: only after the environment is set.
     from serving.app import SERVE_LOGGING, build_app, default_cpus, local_ray_resources
@@ -142,7 +143,7 @@ def serve(
         num_cpus=default_cpus(settings),
         resources=local_ray_resources(settings),
         include_dashboard=False,
-        runtime_env={"env_vars": ray_env.worker_env()},
+        runtime_env={"env_vars": {**ray_env.OFFLINE_ENV, **tuning}},
         logging_level="WARNING",
     )
     ray_serve.start(

@@ -10,7 +10,8 @@ once, when it is first imported, so ``bastion serve`` sets them before importing
   port itself, so requests skip Serve's HTTP proxy and the proxy round trip each request body
   takes. Serve still runs its proxy on the head node, on an internal port.
 
-A variable the operator already set wins over these defaults.
+An operator's own value of a tuning variable wins (``apply``); offline operation and the
+ingress mode follow Bastion's configuration whatever the environment says.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = [
     "OFFLINE_ENV",
     "SERVE_TUNING_ENV",
     "apply",
-    "direct_ingress_env",
+    "ingress_env",
     "worker_env",
 ]
 
@@ -41,10 +42,12 @@ SERVE_TUNING_ENV = {
 }
 
 
-def direct_ingress_env(port: int) -> dict[str, str]:
-    """Ray Serve direct ingress with exactly ``port`` for the Ingress replica. No external load
-    balancer has to deregister a local replica, so it neither waits out a draining period on
-    shutdown nor quarantines its port before a restarted replica may bind it again."""
+def ingress_env(direct: bool, port: int) -> dict[str, str]:
+    """Ray Serve direct ingress with exactly ``port`` for the Ingress replica, or none. No
+    external load balancer has to deregister a local replica, so it neither waits out a draining
+    period on shutdown nor quarantines its port before a restarted replica may bind it again."""
+    if not direct:
+        return {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
     return {
         "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
         "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(port),

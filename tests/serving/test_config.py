@@ -189,13 +189,15 @@ def test_ray_env_leaves_what_the_operator_set(monkeypatch):
     assert os.environ["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
 
 
-def test_direct_ingress_env_gives_the_ingress_replica_exactly_the_port():
-    from serving.ray_env import direct_ingress_env
+def test_ingress_env_gives_the_ingress_replica_exactly_the_port_or_turns_it_off():
+    from serving.ray_env import ingress_env
 
-    env = direct_ingress_env(8000)
+    env = ingress_env(True, 8000)
     assert env["RAY_SERVE_ENABLE_DIRECT_INGRESS"] == "1"
     # Ray allocates from [min, max): only 8000.
-    assert (
+    ports = (
         env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"],
         env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"],
-    ) == ("8000", "8001")
+    )
+    assert ports == ("8000", "8001")
+    assert ingress_env(False, 8000) == {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
