@@ -11,12 +11,20 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from state.base import KeyRecord
+
+if TYPE_CHECKING:
+    from policies.audit.config import AuditConfig
+    from state.base import StateStore
 
 __all__ = [
     "AuthenticationFailed",
@@ -24,10 +32,12 @@ __all__ = [
     "KeyStore",
     "Principal",
     "Role",
+    "open_keystore",
 ]
 
 _KEY = re.compile(r"^bst_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_CACHE_MAX = 10_000
 
 
 class Role(StrEnum):
@@ -57,41 +67,32 @@ class KeyInfo:
     revoked_at: str | None
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id      TEXT PRIMARY KEY,
-    secret_hash TEXT NOT NULL,
-    tenant      TEXT NOT NULL,
-    role        TEXT NOT NULL,
-    name        TEXT NOT NULL DEFAULT '',
-    created_at  TEXT NOT NULL,
-    revoked_at  TEXT
-);
-"""
-
-
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 class KeyStore:
-    """API keys in a SQLite file; safe to share between processes on one host."""
+    """API keys in the shared state store (state/), so every ingress replica sees the same keys.
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+    ``store`` is a :class:`state.StateStore`, or a path, which opens a SQLite state file there
+    (one host: tests, tools). ``cache_s`` > 0 keeps looked-up keys in memory for at most that
+    long, so a key revoked elsewhere stops working here within ``cache_s`` seconds; keys
+    created or revoked through this instance take effect here at once.
+    """
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            self._local.conn = conn
-        return conn
+    def __init__(self, store: StateStore | Path | str, *, cache_s: float = 0.0) -> None:
+        if isinstance(store, str | Path):
+            from state.sqlite import SqliteStateStore
+
+            store = SqliteStateStore(Path(store))
+        self.store: StateStore = store
+        self.cache_s = cache_s
+        self._cache: OrderedDict[str, tuple[float, KeyRecord]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def create(self, tenant: str, role: Role | str, name: str = "") -> tuple[str, KeyInfo]:
         """Create a key; returns ``(plaintext key, info)``. The plaintext is shown only once."""
@@ -100,58 +101,78 @@ class KeyStore:
         role = Role(role)
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO api_keys (key_id, secret_hash, tenant, role, name, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (key_id, _hash(secret), tenant, role.value, name, created),
-            )
+        created = _now()
+        self.store.insert_key(
+            KeyRecord(key_id, _hash(secret), tenant, role.value, name, created, None)
+        )
+        self._forget(key_id)
         return f"bst_{key_id}_{secret}", KeyInfo(key_id, tenant, role, name, created, None)
 
+    def _lookup(self, key_id: str) -> KeyRecord | None:
+        if self.cache_s <= 0:
+            return self.store.get_key(key_id)
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key_id)
+            if hit is not None and hit[0] > now:
+                self._cache.move_to_end(key_id)
+                return hit[1]
+        record = self.store.get_key(key_id)
+        if record is not None:  # unknown ids are not cached: a new key works at once
+            with self._cache_lock:
+                self._cache[key_id] = (now + self.cache_s, record)
+                self._cache.move_to_end(key_id)
+                while len(self._cache) > _CACHE_MAX:
+                    self._cache.popitem(last=False)
+        return record
+
+    def _forget(self, key_id: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(key_id, None)
+
     def authenticate(self, bearer: str | None) -> Principal:
+        """The key's principal. Raises AuthenticationFailed, or state.StateUnavailable when the
+        store cannot be read (fail closed)."""
         if not bearer:
             raise AuthenticationFailed("missing API key")
         match = _KEY.match(bearer.strip())
         if match is None:
             raise AuthenticationFailed("malformed API key")
         key_id, secret = match.groups()
-        row = (
-            self._conn()
-            .execute(
-                "SELECT secret_hash, tenant, role, revoked_at FROM api_keys WHERE key_id = ?",
-                (key_id,),
-            )
-            .fetchone()
-        )
-        if row is None or not hmac.compare_digest(row[0], _hash(secret)):
+        record = self._lookup(key_id)
+        if record is None or not hmac.compare_digest(record.secret_hash, _hash(secret)):
             raise AuthenticationFailed("invalid API key")
-        if row[3] is not None:
+        if record.revoked_at is not None:
             raise AuthenticationFailed("API key revoked")
-        return Principal(key_id, row[1], Role(row[2]))
+        return Principal(key_id, record.tenant, Role(record.role))
 
     def revoke(self, key_id: str) -> bool:
-        revoked = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._conn() as conn:
-            cur = conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (revoked, key_id),
-            )
-        return cur.rowcount == 1
+        revoked = self.store.revoke_key(key_id, _now())
+        self._forget(key_id)
+        return revoked
 
     def list(self, tenant: str | None = None) -> list[KeyInfo]:
-        sql = "SELECT key_id, tenant, role, name, created_at, revoked_at FROM api_keys"
-        args: tuple[str, ...] = ()
-        if tenant:
-            sql, args = sql + " WHERE tenant = ?", (tenant,)
-        rows = self._conn().execute(sql + " ORDER BY created_at, key_id", args).fetchall()
-        return [KeyInfo(r[0], r[1], Role(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [
+            KeyInfo(r.key_id, r.tenant, Role(r.role), r.name, r.created_at, r.revoked_at)
+            for r in self.store.list_keys(tenant)
+        ]
 
     def count(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM api_keys").fetchone()[0])
+        return self.store.count_keys()
+
+    def close(self) -> None:
+        self.store.close()
 
     @staticmethod
     def key_id_of(bearer: str | None) -> str | None:
         """The public key id of a well-formed bearer key (for audit of failed logins)."""
         match = _KEY.match((bearer or "").strip())
         return match.group(1) if match else None
+
+
+def open_keystore(audit: AuditConfig, data_dir: Path, *, cache_s: float = 0.0) -> KeyStore:
+    """The key store of a configuration: the state store the audit settings name (SQLite in
+    ``data_dir`` or PostgreSQL), with keys of an old per-host ``keys.db`` moved into it."""
+    from state import open_state
+
+    return KeyStore(open_state(audit, data_dir), cache_s=cache_s)

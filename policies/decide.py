@@ -151,6 +151,13 @@ class PolicyEngine:
             self._state = state
             return state.version
 
+    def install(self, policy_set: PolicySet) -> str:
+        """Compile an already-validated set (e.g. from the state store) and swap it in."""
+        with self._reload_lock:
+            state = _compile(policy_set)
+            self._state = state
+            return state.version
+
     def model_site(self, model_version: str) -> str | None:
         """The site of a `name@version` id, or None when no document names it."""
         return self._state.sites.get(model_version)

@@ -36,7 +36,6 @@ from serving.gateway import (
     UpstreamError,
 )
 from serving.observability import METRICS, REQUEST_ID, render_metrics
-from serving.policy_reload import request_reload
 
 __all__ = ["create_api", "error_response"]
 
@@ -383,8 +382,7 @@ def create_api(max_body_bytes: int = 1_048_576, metrics_public: bool = False) ->
         reloader = request.app.state.policy_reloader
         if reloader is None:
             raise UpstreamError("policy reload is not configured")
-        version = request_reload(reloader.files, reloader.marker.parent)
-        reloader.reload()
+        version = reloader.reload()  # validates, publishes to every replica, swaps here
         _ctx(request).detail = {"policy_version": version}
         return JSONResponse({"policy_version": version})
 

@@ -233,18 +233,24 @@ class Ingress:
         from privacy import Redactor
         from serving.gateway import Gateway
         from serving.observability import configure_logging
-        from serving.policy_reload import PolicyReloader
+        from serving.policy_reload import PolicyReloader, deployed_sites
+        from state import open_state
 
         self.settings = cfg = Settings.model_validate(settings_data)
         configure_logging(cfg.log_level)
+        # Keys and the policy in force are shared by every replica (state/): the store the
+        # audit settings name, its DSN from this replica's environment (BASTION_AUDIT__DSN).
+        shared = open_state(cfg.audit, cfg.data_dir)
         policy = PolicyEngine.from_paths(cfg.policy_files())
         self.reloader = PolicyReloader(
-            policy, cfg.policy_files(), cfg.data_dir, cfg.policy.reload_check_s
+            policy, cfg.policy_files(), shared, cfg.policy.reload_check_s, deployed_sites(cfg)
         )
+        self.reloader.sync()  # serve the store's active policy from the first request
+        self.reloader.start()  # then follow it every reload_check_s
         redactor = Redactor(cfg.privacy)
         redactor.warmup()  # load spaCy now, not on the first request
         self.gateway = Gateway(
-            KeyStore(cfg.data_dir / "keys.db"),
+            KeyStore(shared, cache_s=cfg.policy.reload_check_s),
             Registry(cfg.models, cfg.embeddings),
             policy,
             RaySites(),
@@ -263,11 +269,46 @@ class Ingress:
         api.state.gateway = self.gateway
         api.state.policy_reloader = self.reloader
         api.state.audit = self.audit
+        api.add_middleware(ReplicaHeader, replica=_replica_id())
         return api
 
 
+def _replica_id() -> str:
+    try:
+        return str(serve.get_replica_context().replica_id.unique_id)
+    except Exception:  # outside a Serve replica
+        return "local"
+
+
+class ReplicaHeader:
+    """ASGI middleware: ``x-bastion-replica`` names the ingress replica that served a response
+    (operators and the two-replica test tell replicas apart by it; no request data)."""
+
+    def __init__(self, app: Any, replica: str) -> None:
+        self.app = app
+        self.header = (b"x-bastion-replica", replica.encode("ascii", "replace"))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_replica(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_replica)
+
+
 def build_app(settings: Settings) -> Application:
-    """The whole application graph for ``serve.run`` (local) or a Serve config (cluster)."""
+    """The whole application graph for ``serve.run`` (local) or a Serve config (cluster).
+
+    Refuses (PolicyDocumentError, PolicySiteMismatch) documents that do not load or that place
+    a configured model on another site, as ``bastion serve`` does; publishes them otherwise."""
+    from serving.policy_reload import prepare_policy
+
+    prepare_policy(settings)
     data = settings.model_dump(mode="json")
     models = {
         m.key: serve.deployment(

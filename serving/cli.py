@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -16,6 +16,9 @@ from policies import cli as policy_cli
 from policies.audit import cli as audit_cli
 from privacy import cli as privacy_cli
 from serving.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from policies.access import KeyStore
 
 __all__ = ["app", "main"]
 
@@ -51,7 +54,7 @@ def _settings(config: Path | None, data_dir: Path | None = None) -> Settings:
 def _bootstrap(settings: Settings) -> str | None:
     """Create the data folder and, on first start, one admin key (returned once) and, when no
     policy files are configured, a bootstrap policy for the local site."""
-    from policies.access import KeyStore, Role
+    from policies.access import Role
     from policies.defaults import bootstrap_policy_yaml
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,7 @@ def _bootstrap(settings: Settings) -> str | None:
         if emb.site == settings.site:
             local.append(f"{emb.name}@{emb.version}")
         policy.write_text(bootstrap_policy_yaml(settings.site, "default", local))
-    store = KeyStore(settings.data_dir / "keys.db")
+    store = _key_store(settings)
     if store.count() == 0:
         key, info = store.create("default", Role.ADMIN, name="bootstrap")
         _audit_admin_event(
@@ -227,13 +230,17 @@ def _reload_quietly(settings: Settings) -> None:
     import logging
 
     from policies.documents import PolicyDocumentError
-    from serving.policy_reload import request_reload
+    from serving.policy_reload import reload_configured
+    from state import StateError
 
     log = logging.getLogger("bastion.policy")
     try:
-        version = request_reload(settings.policy_files(), settings.data_dir)
+        version = reload_configured(settings)
     except PolicyDocumentError as exc:
         log.error("SIGHUP: policy documents rejected", extra={"problems": len(exc.issues)})
+        return
+    except StateError as exc:
+        log.error("SIGHUP: policy not published", extra={"error": str(exc)})
         return
     log.info("SIGHUP: policy reload requested", extra={"policy_version": version})
 
@@ -256,7 +263,7 @@ def keys_create(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create a key; the key itself is printed alone on the last line."""
-    from policies.access import KeyStore, Role
+    from policies.access import Role
 
     if role not in {r.value for r in Role}:
         typer.echo(f"role must be one of: {', '.join(r.value for r in Role)}", err=True)
@@ -264,7 +271,7 @@ def keys_create(
     settings = _settings(config, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        key, info = KeyStore(settings.data_dir / "keys.db").create(tenant, role, name)
+        key, info = _key_store(settings).create(tenant, role, name)
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
@@ -284,10 +291,8 @@ def keys_list(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List keys (ids, never secrets)."""
-    from policies.access import KeyStore
-
     settings = _settings(config, data_dir)
-    for info in KeyStore(settings.data_dir / "keys.db").list(tenant):
+    for info in _key_store(settings).list(tenant):
         state = f"revoked {info.revoked_at}" if info.revoked_at else "active"
         typer.echo(
             f"{info.key_id}\t{info.tenant}\t{info.role.value}\t{info.created_at}\t{state}"
@@ -298,14 +303,24 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Revoke a key by its id; it stops working at once."""
-    from policies.access import KeyStore
-
     settings = _settings(config, data_dir)
-    if not KeyStore(settings.data_dir / "keys.db").revoke(key_id):
+    if not _key_store(settings).revoke(key_id):
         typer.echo(f"no active key {key_id}", err=True)
         raise typer.Exit(1)
     _audit_admin_event(settings, "key.revoked", {"key_id": key_id})
     typer.echo(f"revoked {key_id}")
+
+
+def _key_store(settings: Settings) -> KeyStore:
+    """The configured key store (in the state store), or exit 1 saying why it cannot open."""
+    from policies.access import open_keystore
+    from state import StateError
+
+    try:
+        return open_keystore(settings.audit, settings.data_dir)
+    except StateError as exc:
+        typer.echo(f"cannot open the key store: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _audit_admin_event(settings: Settings, kind: str, detail: dict[str, str]) -> None:
@@ -336,15 +351,19 @@ def policy_reload(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None
 
     A bad set is rejected (exit 1) and the policy in force stays."""
     from policies.documents import PolicyDocumentError
-    from serving.policy_reload import request_reload
+    from serving.policy_reload import reload_configured
+    from state import StateError
 
     settings = _settings(config, data_dir)
     try:
-        version = request_reload(settings.policy_files(), settings.data_dir)
+        version = reload_configured(settings)
     except PolicyDocumentError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         typer.echo("policy documents rejected; the policy in force stays", err=True)
+        raise typer.Exit(1) from None
+    except StateError as exc:
+        typer.echo(f"policy not published: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"reload requested: policy {version}")
 

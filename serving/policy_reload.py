@@ -1,86 +1,238 @@
-"""Policy reload without restart, for every ingress replica.
+"""The policy in force, the same on every ingress replica, through the state store.
 
-`bastion policy reload`, SIGHUP to `bastion serve` and `POST /v1/admin/policy/reload` all do the
-same: validate the configured documents, and only if they are good, touch the reload marker
-``<data_dir>/policy.reload``. Each ingress replica checks the marker at most every
-``policy.reload_check_s`` seconds and swaps its engine atomically; a set that fails to load
-there (it changed again in between) is rejected and the old one stays in force.
+Publishing: the start of the application (``build_app``), ``bastion policy reload``, SIGHUP to
+``bastion serve`` and ``POST /v1/admin/policy/reload`` all read the configured documents,
+validate them, check that they agree with the configuration on each model's site and, only if
+all of that holds, store them (version and texts) as the store's active policy. A bad set is
+rejected and the policy in force stays.
+
+Following: each ingress replica reads the store's active version every
+``policy.reload_check_s`` seconds (a background thread, :meth:`PolicyReloader.start`; requests
+may also call the cheap :meth:`PolicyReloader.poll`); when it differs from its own, the replica
+compiles the stored texts and swaps its engine in one assignment. A stored set that fails to
+compile there is logged and skipped; the old one stays in force.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policies.decide import PolicyEngine
-from policies.documents import PolicyDocumentError, load_documents
+from policies.documents import PolicyDocumentError, PolicyIssue, PolicySet, load_texts
+from state import StateError, StateStore, StoredPolicy, open_state
 
-__all__ = ["PolicyReloader", "request_reload"]
+if TYPE_CHECKING:
+    from serving.config import Settings
+
+__all__ = [
+    "PolicyReloader",
+    "PolicySiteMismatch",
+    "deployed_sites",
+    "prepare_policy",
+    "read_policy",
+    "reload_configured",
+    "request_reload",
+]
 
 log = logging.getLogger("bastion.policy")
 
 
-def _marker(data_dir: Path) -> Path:
-    return data_dir / "policy.reload"
+class PolicySiteMismatch(PolicyDocumentError):
+    """The configuration runs a model version on another site than policy places it (a
+    rejected document set, like any other PolicyDocumentError)."""
+
+    def __init__(self, mismatches: Sequence[tuple[str, str, str]]) -> None:
+        self.mismatches = tuple(mismatches)
+        super().__init__(
+            [
+                PolicyIssue(
+                    "<configuration>",
+                    None,
+                    None,
+                    f"model {key} is configured on site {site} but policy places it on {declared}",
+                )
+                for key, site, declared in self.mismatches
+            ]
+        )
 
 
-def request_reload(files: list[Path], data_dir: Path) -> str:
-    """Validate ``files``; if they load, ask every replica to reload. Returns the new version.
+def _sources(files: Sequence[Path]) -> list[tuple[str, str]]:
+    """(name, text) of each document: files as given, folders as their sorted *.yaml/*.yml."""
+    paths: list[Path] = []
+    for path in map(Path, files):
+        if path.is_dir():
+            paths.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+        else:
+            paths.append(path)
+    sources, issues = [], []
+    for path in paths:
+        try:
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as err:
+            issues.append(PolicyIssue(str(path), None, None, f"cannot read: {type(err).__name__}"))
+    if issues:
+        raise PolicyDocumentError(issues)
+    return sources
 
-    Raises :class:`PolicyDocumentError` (nothing is signalled) when they do not.
-    """
-    version = load_documents(files).version
-    marker = _marker(data_dir)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{version}\n{time.time_ns()}\n")
-    return version
+
+def read_policy(
+    files: Sequence[Path], deployed: Mapping[str, str] | None = None
+) -> tuple[PolicySet, StoredPolicy]:
+    """Read and validate ``files``; with ``deployed`` (model version → configured site), also
+    check the sites. Raises PolicyDocumentError (PolicySiteMismatch for a site)."""
+    sources = _sources(files)
+    policy = load_texts(sources)
+    if deployed:
+        declared = {m.id: m.site for m in policy.models}
+        wrong = [
+            (key, site, declared[key])
+            for key, site in deployed.items()
+            if key in declared and declared[key] != site
+        ]
+        if wrong:
+            raise PolicySiteMismatch(wrong)
+    return policy, StoredPolicy(policy.version, tuple(sources))
+
+
+def request_reload(
+    files: Sequence[Path], state: StateStore, deployed: Mapping[str, str] | None = None
+) -> str:
+    """Validate ``files`` and make them the active policy of every replica; returns the
+    version. Raises PolicyDocumentError / PolicySiteMismatch (nothing is published)."""
+    _, stored = read_policy(files, deployed)
+    return state.publish_policy(stored)
+
+
+def deployed_sites(settings: Settings) -> dict[str, str]:
+    """Each configured model version (and the embedder) → the site the configuration gives."""
+    emb = settings.embeddings
+    sites = {m.key: m.site for m in settings.models}
+    sites[f"{emb.name}@{emb.version}"] = emb.site
+    return sites
+
+
+def reload_configured(settings: Settings) -> str:
+    """`bastion policy reload` and SIGHUP: publish the configured documents."""
+    files = settings.policy_files()
+    _, stored = read_policy(files, deployed_sites(settings))
+    state = open_state(settings.audit, settings.data_dir, migrate=False)
+    try:
+        return state.publish_policy(stored)
+    finally:
+        state.close()
+
+
+def prepare_policy(settings: Settings) -> str:
+    """At application start (``build_app``, so also on the RayService path): the documents
+    load, agree with the configuration on every model's site, and become the policy in force.
+    Raises PolicyDocumentError (PolicySiteMismatch for a site) or state.StateError."""
+    return reload_configured(settings)
 
 
 class PolicyReloader:
-    """Owned by one ingress replica: reloads its engine when the marker changes."""
+    """Owned by one ingress replica: keeps its engine on the store's active policy.
+
+    ``state`` is the shared store, or a data folder (its SQLite state file; one host).
+    """
 
     def __init__(
-        self, engine: PolicyEngine, files: list[Path], data_dir: Path, every_s: float = 1.0
+        self,
+        engine: PolicyEngine,
+        files: list[Path],
+        state: StateStore | Path,
+        every_s: float = 1.0,
+        deployed: Mapping[str, str] | None = None,
     ) -> None:
+        if isinstance(state, str | Path):
+            from state.sqlite import SqliteStateStore
+
+            state = SqliteStateStore(Path(state) / "state.db")
         self.engine = engine
         self.files = files
-        self.marker = _marker(data_dir)
+        self.state: StateStore = state
         self.every_s = every_s
+        self.deployed = dict(deployed or {})
         self._next = 0.0
-        self._seen = self._stamp()
+        self._rejected: str | None = None
+        self._sync_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.marker)
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+    def start(self) -> None:
+        """Check the store every ``every_s`` seconds on a daemon thread, whether or not
+        requests arrive (a replica that serves no decision still follows the policy)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="policy-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._next = 0.0
+            self.poll()
 
     def poll(self) -> None:
-        """Cheap: one stat at most every ``every_s`` seconds; reload when the marker moved."""
+        """Cheap: at most one read of the active version every ``every_s`` seconds; never
+        raises (a store outage is logged and the policy in force stays)."""
         now = time.monotonic()
         if now < self._next:
             return
         self._next = now + self.every_s
-        stamp = self._stamp()
-        if stamp == self._seen:
-            return
-        self._seen = stamp
-        with contextlib.suppress(PolicyDocumentError):  # logged; the old policy stays in force
-            self.reload()
+        try:
+            self.sync()
+        except StateError as exc:
+            log.error("policy check failed; policy in force stays", extra={"error": str(exc)})
 
-    def reload(self) -> str:
+    def sync(self) -> bool:
+        """Adopt the store's active policy if it differs from the one in force. True on a swap."""
+        with self._sync_lock:
+            return self._sync()
+
+    def _sync(self) -> bool:
+        version = self.state.active_policy_version()
+        if version is None or version == self.engine.version or version == self._rejected:
+            return False
+        stored = self.state.active_policy()
+        if stored is None:
+            return False
         old = self.engine.version
         try:
-            new = self.engine.reload(self.files)
+            new = self.engine.install(load_texts(stored.documents))
+        except PolicyDocumentError as exc:
+            self._rejected = stored.version
+            log.error(
+                "stored policy rejected; previous policy stays in force",
+                extra={"policy_version": old, "problems": len(exc.issues)},
+            )
+            return False
+        log.info("policy reloaded", extra={"policy_version": new, "previous_version": old})
+        return True
+
+    def reload(self) -> str:
+        """The admin API: validate this replica's configured documents, publish them to every
+        replica and swap them in here at once. On any error the old set stays in force."""
+        old = self.engine.version
+        try:
+            policy, stored = read_policy(self.files, self.deployed)
         except PolicyDocumentError as exc:
             log.error(
                 "policy reload rejected; previous policy stays in force",
-                extra={"policy_version": old, "problems": len(exc.issues)},
+                extra={"policy_version": old, "error_type": type(exc).__name__},
             )
             raise
+        self.state.publish_policy(stored)
+        new = self.engine.install(policy)
+        self._rejected = None
         log.info("policy reloaded", extra={"policy_version": new, "previous_version": old})
         return new

@@ -54,7 +54,7 @@ def client(server):
 
 
 def test_bootstrap_created_data_dir_and_admin_key(server):
-    assert (server.data / "keys.db").is_file()
+    assert (server.data / "state.db").is_file()  # keys live in the state store (state/)
     assert oct(server.data.stat().st_mode & 0o777) == "0o700"
 
 
