@@ -66,6 +66,11 @@ class TenantPrivacyConfig(BaseModel):
     fail_closed: bool | None = Field(
         default=None, description="Fail the request when detection fails (default true)."
     )
+    output_redaction: bool | None = Field(
+        default=None,
+        description="Redact identifiers the model produced that were not in the request "
+        "(default true).",
+    )
 
     @field_validator("entities")
     @classmethod
@@ -89,6 +94,7 @@ class EffectivePrivacyConfig(BaseModel):
     operator: Operator
     hash_salt_ref: str | None
     fail_closed: bool
+    output_redaction: bool = True
 
 
 class PrivacyConfig(BaseModel):
@@ -117,6 +123,12 @@ class PrivacyConfig(BaseModel):
         default=True,
         description="When detection fails (error, timeout), raise RedactionError so nothing "
         "reaches the model. When false, fall back to pattern-only detection (no NER).",
+    )
+    output_redaction: bool = Field(
+        default=True,
+        description="Scan the model's answers (whole and streamed) for identifiers that were "
+        "not in the request and replace them with markers that are never restored, "
+        "e.g. [PERSON_REDACTED]. Per-tenant override in tenants.<id>.output_redaction.",
     )
     max_input_chars: int = Field(
         default=1_000_000, gt=0, description="Largest total input (all messages) accepted."
@@ -163,6 +175,9 @@ class PrivacyConfig(BaseModel):
             fail_closed=override.fail_closed
             if override.fail_closed is not None
             else self.fail_closed,
+            output_redaction=override.output_redaction
+            if override.output_redaction is not None
+            else self.output_redaction,
         )
 
     @classmethod

@@ -141,6 +141,11 @@ class AuditRecord(_Model):
     )
     cost_micro_usd: NonNegInt | None = Field(None, description="Cost in millionths of a USD.")
     data_classes: tuple[UpperToken, ...] = Field((), description="Data classes, e.g. PHI, PCI.")
+    degraded: bool | None = Field(
+        None,
+        description="Identifier detection fell back to patterns only (fail-open tenant, NER "
+        "failed) for the request or its answer.",
+    )
     detail: dict[Token, Token | NonNegInt | bool] | None = Field(
         None, description="Event-specific facts for admin/audit events (tokens or counts only)."
     )
@@ -157,6 +162,11 @@ class AuditRecord(_Model):
         Field(None, description="Client network address (origination).")
     )
     outcome: Literal["success", "failure", "denied"] = Field(description="Success or failure.")
+    output_redactions: dict[UpperToken, Count] | None = Field(
+        None,
+        description="Identifiers the model produced that were not in the request and were "
+        "redacted from its answer: count by entity type, no values.",
+    )
     policy: PolicyRef | None = Field(None, description="Policy rule, version and decision.")
     request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = Field(
         None, description="x-request-id of the request."
@@ -173,7 +183,7 @@ class AuditRecord(_Model):
     tokens: Tokens | None = Field(None, description="Token usage.")
     v: Literal[1] = Field(1, description="Record schema version.")
 
-    @field_validator("entity_counts", "guardrails", "detail")
+    @field_validator("entity_counts", "guardrails", "detail", "output_redactions")
     @classmethod
     def _sort_keys(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         return _sorted_dict(v)
