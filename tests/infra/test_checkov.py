@@ -70,6 +70,9 @@ EXPECTED: list[tuple[str, str, str]] = [
     ("CKV_BASTION_5", "kubernetes_deployment_v1.bad_env_literal_password", F),
     ("CKV_BASTION_5", "kubernetes_deployment_v1.good_env_from_secret", P),
     ("CKV_BASTION_5", "kubernetes_manifest.bad_rayservice_env_literal_token", F),
+    ("CKV_BASTION_5", "kubernetes_manifest.bad_rayservice_env_literal_dsn", F),
+    ("CKV_BASTION_5", "kubernetes_manifest.bad_rayservice_serve_config_dsn", F),
+    ("CKV_BASTION_5", "kubernetes_manifest.good_rayservice_dsn_from_secret", P),
     ("CKV_BASTION_5", "helm_release.bad_sensitive_literal", F),
     ("CKV_BASTION_5", "helm_release.good_exact", P),
 ]

@@ -28,7 +28,9 @@ MODULE = INFRA / "modules" / "bastion-rayservice"
 PVC_REF = "kubernetes_persistent_volume_claim_v1.weights[site_id].metadata[0].name"
 QUERY = (
     "jsonencode({groups = local.worker_groups, head = local.head_group, "
-    "required = local.required_sites, missing = local.missing_sites, oversized = local.oversized})"
+    "required = local.required_sites, missing = local.missing_sites, oversized = local.oversized, "
+    "policy_files = local.policy_files, policy_outside = local.policy_files_outside_mount, "
+    "state_store = local.state_store, dsn_in_config = local.dsn_in_config})"
 )
 
 
@@ -62,6 +64,7 @@ def _evaluate(tmp_path: Path, serve_config: str, hcl: dict[str, Any]) -> dict[st
         "serve_config_yaml": serve_config,
         "audit_signing_key_secret": {"name": "bastion-audit-signing-key", "key": "signing-key"},
         "database_url_secret": {"name": "bastion-audit-database", "key": "url"},
+        "policy_documents": {"policy.yaml": "sites: []\n"},
     }
     (tmp_path / "terraform.tfvars.json").write_text(json.dumps(variables), encoding="utf-8")
     env = dict(os.environ, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1")
@@ -172,3 +175,72 @@ def test_a_model_needing_more_gpus_than_its_site_is_reported(
     assert bigger.count("num_gpus: 4.0") == 2
     result = _evaluate(tmp_path, bigger, hcl)
     assert len(result["oversized"]) == 2
+
+
+def _pods(evaluated: dict[str, Any]) -> list[dict[str, Any]]:
+    return [evaluated["head"]["template"]["spec"]] + [
+        g["template"]["spec"] for g in evaluated["groups"]
+    ]
+
+
+def test_every_pod_mounts_the_policy_read_only_and_a_data_folder(
+    evaluated: dict[str, Any],
+) -> None:
+    for spec in _pods(evaluated):
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["policy"]["configMap"] == {"name": "bastion-policy", "defaultMode": 292}
+        assert "emptyDir" in volumes["bastion-data"]
+        (container,) = spec["containers"]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["policy"] == {
+            "name": "policy",
+            "mountPath": "/etc/bastion/policy",
+            "readOnly": True,
+        }
+        assert mounts["bastion-data"]["mountPath"] == "/var/lib/bastion"  # bastion.yaml data_dir
+
+
+def test_every_pod_reads_the_dsn_from_the_secret_only(evaluated: dict[str, Any]) -> None:
+    for spec in _pods(evaluated):
+        (container,) = spec["containers"]
+        (dsn,) = [e for e in container["env"] if e["name"] == "BASTION_AUDIT__DSN"]
+        assert dsn == {
+            "name": "BASTION_AUDIT__DSN",
+            "valueFrom": {"secretKeyRef": {"name": "bastion-audit-database", "key": "url"}},
+        }
+
+
+def test_the_example_keeps_state_in_postgresql_and_reads_the_mounted_policy(
+    evaluated: dict[str, Any],
+) -> None:
+    assert evaluated["state_store"] == "postgres"
+    assert evaluated["policy_files"] == ["/etc/bastion/policy"]
+    assert evaluated["policy_outside"] == []
+    assert evaluated["dsn_in_config"] is False
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "expected"),
+    [
+        (
+            ("files:\n        - /etc/bastion/policy", "files:\n        - /var/lib/bastion/p.yaml"),
+            "policy_outside",
+            ["/var/lib/bastion/p.yaml"],
+        ),
+        (
+            ("files:\n        - /etc/bastion/policy", "files:\n        - /etc/bastion/policy-old"),
+            "policy_outside",
+            ["/etc/bastion/policy-old"],
+        ),
+        (("store: postgres", "store: sqlite"), "state_store", "sqlite"),
+        (("dsn: null", "dsn: postgresql://db/bastion"), "dsn_in_config", True),
+    ],
+    ids=["policy-elsewhere", "policy-prefix-lookalike", "sqlite-state", "dsn-in-config"],
+)
+def test_a_serve_config_the_module_refuses_is_reported(
+    hcl: dict[str, Any], tmp_path: Path, change: tuple[str, str], key: str, expected: Any
+) -> None:
+    serve_config = (EXAMPLE / "serve-config.yaml").read_text(encoding="utf-8")
+    changed = serve_config.replace(*change)
+    assert changed != serve_config
+    assert _evaluate(tmp_path, changed, hcl)[key] == expected

@@ -67,6 +67,7 @@ BASELINES: dict[str, dict[str, Any]] = {
         "sites": SITES,
         "audit_signing_key_secret": {"name": "bastion-audit-signing-key", "key": "signing-key"},
         "database_url_secret": {"name": "bastion-audit-database", "key": "url"},
+        "policy_documents": {"policy.yaml": "sites: []\n"},
     },
     "envs/example-site": {
         "image": "registry.bastion.internal/bastion/bastion:0.1.0",
@@ -151,6 +152,11 @@ REFUSED: list[tuple[str, str, Any]] = [
         [{"key": "k", "operator": "In", "effect": "NoSchedule"}],
     ),
     ("modules/bastion-rayservice", "weights_mount_path", "models"),
+    ("modules/bastion-rayservice", "policy_documents", {}),
+    ("modules/bastion-rayservice", "policy_documents", {"policy.json": "{}"}),
+    ("modules/bastion-rayservice", "policy_documents", {"../policy.yaml": "sites: []"}),
+    ("modules/bastion-rayservice", "policy_mount_path", "etc/bastion/policy"),
+    ("modules/bastion-rayservice", "policy_mount_path", "/etc/bastion/policy/"),
     ("modules/bastion-rayservice", "head", {"cpu": "four", "memory": "16Gi"}),
     (
         "modules/bastion-rayservice",

@@ -7,6 +7,8 @@ Fails on
 - a kubernetes_manifest of kind Secret with data / stringData;
 - a container environment variable whose name marks it as a credential and whose value is
   written in the code (instead of valueFrom.secretKeyRef);
+- a RayService whose Serve config (serveConfigV2), written in the code, carries a credential
+  such as Bastion's ``audit.dsn`` (it comes from a Secret through BASTION_AUDIT__DSN);
 - a helm_release set_sensitive whose value is a literal.
 """
 
@@ -28,6 +30,23 @@ SECRET_NAME = re.compile(
 POINTER_SUFFIX = re.compile(r"(_FILE|_PATH|_DIR|_REF|_NAME)$", re.IGNORECASE)
 
 SECRET_RESOURCES = ["kubernetes_secret", "kubernetes_secret_v1"]
+
+# A credential setting with a value in a Serve config's text (exact key names: `max_tokens` is no
+# token). Checkov hands heredocs over with their line breaks removed, so the text is searched
+# rather than parsed; `null`, `~` and empty values are no credential.
+SERVE_SECRET = re.compile(
+    r"(?<![A-Za-z0-9_])(dsn|password|passwd|secret|token|api_?key|private_?key|database_url|"
+    r"db_url)\s*:\s*(?!null\b|~|''|\"\"|[,}\]]|$)\S",
+    re.IGNORECASE,
+)
+
+
+def _serve_config_secret(text: Any) -> bool:
+    """True when a Serve config written in the code holds a credential value."""
+    text = first(text)
+    if not isinstance(text, str) or not is_literal(text):
+        return False  # a reference (var.serve_config_yaml): the module's precondition checks it
+    return SERVE_SECRET.search(text) is not None
 
 
 def _env_literal(env: Any) -> bool:
@@ -109,6 +128,10 @@ class NoSecretLiteral(BaseResourceCheck):
             if doc is None:
                 return CheckResult.FAILED
             if dig(doc, "kind") == "Secret" and (dig(doc, "data") or dig(doc, "stringData")):
+                return CheckResult.FAILED
+            if dig(doc, "kind") == "RayService" and _serve_config_secret(
+                dig(doc, "spec", "serveConfigV2")
+            ):
                 return CheckResult.FAILED
             return CheckResult.FAILED if _walk_env(doc) else CheckResult.PASSED
         return CheckResult.FAILED if _walk_env(conf.get("spec")) else CheckResult.PASSED

@@ -45,6 +45,9 @@ module "bastion_rayservice" {
   head_site                = var.head_site
   sites                    = var.sites
 
+  # Mounted at /etc/bastion/policy, which bastion.yaml's policy.files names.
+  policy_documents = { for f in fileset("${path.module}/policy", "*.yaml") : f => file("${path.module}/policy/${f}") }
+
   # The RayService CRD comes with the KubeRay chart; GPUs are advertised once the operator runs.
   depends_on = [module.kuberay_operator, module.gpu_operator]
 }

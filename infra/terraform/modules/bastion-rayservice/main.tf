@@ -2,8 +2,24 @@
 # its site twice (the platform's site label and an admin-only node-restriction label) and
 # advertises the Ray resource site:<id> that the Serve config's ModelServer deployments require,
 # so a model pinned to a site cannot be scheduled anywhere else.
+#
+# Every pod mounts the policy documents (a ConfigMap, read-only) and gets the PostgreSQL DSN from
+# a Secret (env valueFrom, never a literal): API keys, the policy in force and the audit log live
+# in that database, so no per-pod file decides a request. The data folder is pod-local scratch.
 locals {
   serve_config = yamldecode(var.serve_config_yaml)
+
+  # Bastion's settings inside the Serve config (`bastion serve-config` puts them in args).
+  settings     = try(local.serve_config.applications[0].args.settings, {})
+  policy_files = try(local.settings.policy.files, [])
+  policy_files_outside_mount = [
+    for f in local.policy_files : f
+    if !(f == var.policy_mount_path || startswith(f, "${var.policy_mount_path}/"))
+  ]
+  state_store       = try(local.settings.audit.store, "sqlite")
+  dsn_in_config     = try(local.settings.audit.dsn, null) != null
+  data_dir          = try(local.settings.data_dir, "/var/lib/bastion")
+  policy_config_map = "${var.name}-policy"
 
   # Ray custom resource amount a site's node advertises; a ModelServer asks for a tiny fraction.
   site_resource_amount = 1000
@@ -66,10 +82,14 @@ locals {
   common_volumes = [
     { name = "dshm", emptyDir = { medium = "Memory" } },
     { name = "audit-signing-key", secret = { secretName = var.audit_signing_key_secret.name, defaultMode = 288 } }, # 0440
+    { name = "policy", configMap = { name = local.policy_config_map, defaultMode = 292 } },                         # 0444
+    { name = "bastion-data", emptyDir = {} },
   ]
   common_mounts = [
     { name = "dshm", mountPath = "/dev/shm" },
     { name = "audit-signing-key", mountPath = local.signing_key_dir, readOnly = true },
+    { name = "policy", mountPath = var.policy_mount_path, readOnly = true },
+    { name = "bastion-data", mountPath = local.data_dir },
   ]
 
   # Required (not preferred) node affinity: the site label and the admin-only label must both match.
@@ -166,6 +186,18 @@ locals {
   ]
 }
 
+# Policy documents, mounted read-only in every pod at policy_mount_path. Changing them updates the
+# mounted files in place (no pod restart); `bastion policy reload` or POST
+# /v1/admin/policy/reload then publishes them to every ingress replica through the database.
+resource "kubernetes_config_map_v1" "policy" {
+  metadata {
+    name      = local.policy_config_map
+    namespace = var.namespace
+    labels    = { "app.kubernetes.io/part-of" = "bastion" }
+  }
+  data = var.policy_documents
+}
+
 # Model weights: one claim per site, provisioned by that site's own StorageClass, so weights
 # never leave the site's storage. Filled out of band (see infra/terraform/README.md).
 resource "kubernetes_persistent_volume_claim_v1" "weights" {
@@ -210,6 +242,9 @@ resource "kubernetes_manifest" "rayservice" {
     force_conflicts = true
   }
 
+  # The pods mount the policy ConfigMap by name.
+  depends_on = [kubernetes_config_map_v1.policy]
+
   lifecycle {
     precondition {
       condition     = contains(keys(var.sites), var.head_site)
@@ -222,6 +257,18 @@ resource "kubernetes_manifest" "rayservice" {
     precondition {
       condition     = length(local.oversized) == 0
       error_message = "Deployments need more GPUs than their site's workers have: ${join("; ", local.oversized)}."
+    }
+    precondition {
+      condition     = length(local.policy_files) > 0 && length(local.policy_files_outside_mount) == 0
+      error_message = "bastion.yaml's policy.files must name the mounted policy documents (under ${var.policy_mount_path}); found: ${join(", ", local.policy_files)}."
+    }
+    precondition {
+      condition     = local.state_store == "postgres"
+      error_message = "A RayService keeps API keys, the policy in force and the audit log in PostgreSQL: set audit.store: postgres in bastion.yaml (the DSN comes from database_url_secret)."
+    }
+    precondition {
+      condition     = !local.dsn_in_config
+      error_message = "The Serve config carries audit.dsn: remove it from bastion.yaml; the DSN comes from database_url_secret (BASTION_AUDIT__DSN), never from code or the Terraform state."
     }
   }
 }

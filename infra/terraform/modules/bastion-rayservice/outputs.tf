@@ -22,3 +22,8 @@ output "weights_claims" {
   description = "Model-weights PersistentVolumeClaim per site."
   value       = { for site_id, pvc in kubernetes_persistent_volume_claim_v1.weights : site_id => pvc.metadata[0].name }
 }
+
+output "policy_config_map" {
+  description = "ConfigMap holding the policy documents, mounted read-only at policy_mount_path."
+  value       = kubernetes_config_map_v1.policy.metadata[0].name
+}

@@ -225,3 +225,24 @@ variable "env_names" {
     error_message = "env_names must be environment variable names (A-Z, 0-9, _)."
   }
 }
+
+variable "policy_documents" {
+  description = "Policy documents (file name => YAML text) for the policy ConfigMap, mounted read-only at policy_mount_path in every Ray pod; bastion.yaml's policy.files must point there."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.policy_documents) > 0 && alltrue([for name in keys(var.policy_documents) : can(regex("^[A-Za-z0-9][-._A-Za-z0-9]{0,200}\\.ya?ml$", name))]) && length(join("", values(var.policy_documents))) < 1000000
+    error_message = "policy_documents needs at least one document, named like policy.yaml (a ConfigMap key ending in .yaml or .yml), under 1 MB in all."
+  }
+}
+
+variable "policy_mount_path" {
+  description = "Where the policy ConfigMap is mounted (read-only) in every Ray pod; bastion.yaml's policy.files lie under it."
+  type        = string
+  default     = "/etc/bastion/policy"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9._/-]+[A-Za-z0-9._-]$", var.policy_mount_path))
+    error_message = "policy_mount_path must be an absolute path without a trailing slash."
+  }
+}

@@ -32,12 +32,19 @@ variables {
       weights         = { storage_class = "muc-nfs", size = "300Gi", access_mode = "ReadWriteMany" }
     }
   }
+  policy_documents = {
+    "policy.yaml" = "sites: []\n"
+  }
   serve_config_yaml = <<-EOT
     applications:
     - name: bastion
       route_prefix: /
       import_path: serving.app:build_app_from_args
-      args: {}
+      args:
+        settings:
+          data_dir: /var/lib/bastion
+          audit: {store: postgres}
+          policy: {files: [/etc/bastion/policy]}
       deployments:
       - name: Ingress
       - name: ModelServer-llama-2025-07
@@ -181,4 +188,97 @@ run "forgeable_restriction_label_is_refused" {
   }
 
   expect_failures = [var.restricted_site_label_key]
+}
+
+run "every_pod_mounts_the_policy_and_reads_the_dsn_from_the_secret" {
+  command = plan
+
+  assert {
+    condition     = kubernetes_config_map_v1.policy.data == var.policy_documents
+    error_message = "the policy ConfigMap must hold the policy documents"
+  }
+
+  assert {
+    condition = alltrue([
+      for spec in concat(
+        [kubernetes_manifest.rayservice.manifest.spec.rayClusterConfig.headGroupSpec.template.spec],
+        [for g in kubernetes_manifest.rayservice.manifest.spec.rayClusterConfig.workerGroupSpecs : g.template.spec]
+      ) :
+      contains([for v in spec.volumes : try(v.configMap.name, "")], "bastion-policy")
+      && contains([for m in spec.containers[0].volumeMounts : "${m.mountPath}:${try(m.readOnly, false)}"], "/etc/bastion/policy:true")
+      && contains([for m in spec.containers[0].volumeMounts : m.mountPath], "/var/lib/bastion")
+      && [for e in spec.containers[0].env : e.valueFrom.secretKeyRef if e.name == "BASTION_AUDIT__DSN"] == [{ name = "bastion-audit-database", key = "url" }]
+      && length([for e in spec.containers[0].env : e if e.name == "BASTION_AUDIT__DSN" && can(e.value)]) == 0
+    ])
+    error_message = "every pod must mount the policy read-only and the data folder, and take the DSN from the secret"
+  }
+}
+
+run "policy_files_outside_the_mount_are_refused" {
+  command = plan
+
+  variables {
+    serve_config_yaml = <<-EOT
+      applications:
+      - name: bastion
+        import_path: serving.app:build_app_from_args
+        args:
+          settings:
+            audit: {store: postgres}
+            policy: {files: [/var/lib/bastion/policy.yaml]}
+        deployments:
+        - name: Ingress
+    EOT
+  }
+
+  expect_failures = [kubernetes_manifest.rayservice]
+}
+
+run "per_pod_sqlite_state_is_refused" {
+  command = plan
+
+  variables {
+    serve_config_yaml = <<-EOT
+      applications:
+      - name: bastion
+        import_path: serving.app:build_app_from_args
+        args:
+          settings:
+            policy: {files: [/etc/bastion/policy]}
+        deployments:
+        - name: Ingress
+    EOT
+  }
+
+  expect_failures = [kubernetes_manifest.rayservice]
+}
+
+run "no_policy_documents_are_refused" {
+  command = plan
+
+  variables {
+    policy_documents = {}
+  }
+
+  expect_failures = [var.policy_documents]
+}
+
+run "dsn_in_the_serve_config_is_refused" {
+  command = plan
+
+  variables {
+    serve_config_yaml = <<-EOT
+      applications:
+      - name: bastion
+        import_path: serving.app:build_app_from_args
+        args:
+          settings:
+            audit: {store: postgres, dsn: "postgresql://bastion@db/bastion"}
+            policy: {files: [/etc/bastion/policy]}
+        deployments:
+        - name: Ingress
+    EOT
+  }
+
+  expect_failures = [kubernetes_manifest.rayservice]
 }
