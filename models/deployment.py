@@ -1,11 +1,9 @@
 """ModelServer: hosts one engine for one model version (the Ray deployment is a thin shell).
 
-The wire format between the gateway and a ModelServer is plain dicts so it crosses Ray process
-boundaries without pickling exception classes:
-- request: ``{"messages": [...]} | {"prompt": str}`` plus ``max_tokens`` (or None), ``temperature``,
-  ``top_p``, ``stop`` (list), ``seed``;
-- stream items: ``{"text": str}``, then a last ``{"text", "finish_reason", "usage": [p, c]}``;
-  or, before any text, ``{"error": {"kind": ..., "message": ...}}``.
+The wire between the gateway and a ModelServer is typed (models/engines/base.py): a
+:class:`GenerateRequest` in; out, a stream of :class:`Delta` (the last one with
+``finish_reason`` and ``usage``) or, before any text, one :class:`EngineFailure`. Every log line
+written while serving a request carries that request's Bastion id.
 """
 
 from __future__ import annotations
@@ -17,10 +15,13 @@ from typing import Any
 
 from models.engines import (
     ContextLengthExceeded,
+    Delta,
     Engine,
     EngineError,
+    EngineFailure,
     EngineUnavailable,
-    GenerationRequest,
+    FailureKind,
+    GenerateRequest,
 )
 from models.engines.chat_template import ChatTemplateError
 
@@ -38,7 +39,7 @@ class ModelServer:
         # crosses three processes (replica, ingress, proxy), so merging tokens that arrive
         # within one interval saves CPU the engine needs, at the cost of <= one interval.
         self.min_chunk_interval_s = min_chunk_interval_s
-        self.default_max_tokens = default_max_tokens
+        self.engine.default_max_tokens = default_max_tokens
         self.active = 0
         self.cancelled = 0
         self.completed = 0
@@ -49,37 +50,32 @@ class ModelServer:
         self.ready = True
         log.info("model ready", extra={"model": self.engine.info.name})
 
-    def _request(self, payload: dict[str, Any]) -> GenerationRequest:
-        if "messages" in payload:
-            prompt = self.engine.render_chat(payload["messages"])
-        else:
-            prompt = payload["prompt"]
-        max_tokens = payload.get("max_tokens")
-        if max_tokens is None:
-            room = self.engine.info.context_length - self.engine.count_tokens(prompt)
-            max_tokens = max(1, min(self.default_max_tokens, room))
-        return GenerationRequest(
-            prompt=prompt,
-            max_tokens=int(max_tokens),
-            temperature=float(payload.get("temperature", 1.0)),
-            top_p=float(payload.get("top_p", 1.0)),
-            stop=tuple(payload.get("stop") or ()),
-            seed=payload.get("seed"),
-        )
+    def _open(self, request: GenerateRequest) -> AsyncIterator[Delta]:
+        if request.messages is not None:
+            return self.engine.chat(request.messages, request.sampling)
+        assert request.prompt is not None
+        return self.engine.complete(request.prompt, request.sampling)
 
-    async def generate(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[Delta | EngineFailure]:
+        ids = {"request_id": request.request_id}
         try:
-            stream = self.engine.generate(self._request(payload))
+            stream = self._open(request)
         except ContextLengthExceeded as exc:
-            yield {"error": {"kind": "context_length", "message": str(exc)}}
+            yield EngineFailure(FailureKind.CONTEXT_LENGTH, str(exc))
             return
         except ChatTemplateError as exc:
-            yield {"error": {"kind": "invalid_messages", "message": str(exc)}}
+            yield EngineFailure(FailureKind.INVALID_MESSAGES, str(exc))
             return
         except EngineUnavailable as exc:
-            yield {"error": {"kind": "unavailable", "message": str(exc)}}
+            log.error("engine unavailable", extra={**ids, "error_type": type(exc).__name__})
+            yield EngineFailure(FailureKind.UNAVAILABLE, str(exc))
+            return
+        except EngineError as exc:
+            log.error("generation refused", extra={**ids, "error_type": type(exc).__name__})
+            yield EngineFailure(FailureKind.ENGINE, "the model failed to generate")
             return
         self.active += 1
+        log.debug("generation started", extra=ids)
         finished = False
         pending: list[str] = []
         sent_at: float | None = None
@@ -91,26 +87,23 @@ class ModelServer:
                     if sent_at is not None and now - sent_at < self.min_chunk_interval_s:
                         continue
                     sent_at = now
-                    yield {"text": "".join(pending)}
+                    yield Delta("".join(pending))
                     pending.clear()
                     continue
-                usage = delta.usage
                 finished = True
-                yield {
-                    "text": "".join(pending),
-                    "finish_reason": delta.finish_reason,
-                    "usage": [usage.prompt_tokens, usage.completion_tokens] if usage else [0, 0],
-                }
+                yield Delta("".join(pending), delta.finish_reason, delta.usage)
         except EngineError as exc:
-            log.error("generation failed", extra={"error_type": type(exc).__name__})
-            yield {"error": {"kind": "engine", "message": "the model failed to generate"}}
+            log.error("generation failed", extra={**ids, "error_type": type(exc).__name__})
+            yield EngineFailure(FailureKind.ENGINE, "the model failed to generate")
         finally:
             self.active -= 1
             if finished:
                 self.completed += 1
+                log.debug("generation finished", extra=ids)
             else:
                 self.cancelled += 1
-            await stream.aclose()
+                log.info("generation cancelled", extra=ids)
+            await stream.aclose()  # type: ignore[attr-defined]
 
     async def info(self) -> dict[str, Any]:
         info = self.engine.info

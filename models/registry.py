@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from serving.config import EmbeddingConfig, ModelConfig
 
-__all__ = ["ModelNotFound", "ModelVersion", "Registry"]
+__all__ = ["DeployedModel", "ModelNotFound", "Registry"]
 
 
 class ModelNotFound(LookupError):
@@ -21,7 +21,12 @@ class ModelNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class ModelVersion:
+class DeployedModel:
+    """A model version as this deployment runs it (engine, context window, kind). What a
+    version *may* process, and the site policy places it on, is the policy's
+    :class:`policies.documents.ModelVersion`; the two sites are checked to agree at start-up
+    (serving/policy_reload.py ``read_policy``)."""
+
     name: str
     version: str
     site: str
@@ -38,14 +43,14 @@ class Registry:
     def __init__(
         self, models: list[ModelConfig], embeddings: EmbeddingConfig | None = None
     ) -> None:
-        self._versions: dict[str, ModelVersion] = {}
+        self._versions: dict[str, DeployedModel] = {}
         self._default: dict[str, str] = {}
         entries = [
-            ModelVersion(m.name, m.version, m.site, m.engine, m.context_length) for m in models
+            DeployedModel(m.name, m.version, m.site, m.engine, m.context_length) for m in models
         ]
         if embeddings is not None:
             entries.append(
-                ModelVersion(
+                DeployedModel(
                     embeddings.name,
                     embeddings.version,
                     embeddings.site,
@@ -58,18 +63,18 @@ class Registry:
             self._versions[mv.key] = mv
             self._default.setdefault(mv.name, mv.key)
 
-    def resolve(self, requested: str) -> ModelVersion:
+    def resolve(self, requested: str) -> DeployedModel:
         key = requested if "@" in requested else self._default.get(requested, "")
         try:
             return self._versions[key]
         except KeyError:
             raise ModelNotFound(requested) from None
 
-    def get(self, key: str) -> ModelVersion | None:
+    def get(self, key: str) -> DeployedModel | None:
         return self._versions.get(key)
 
-    def versions(self) -> list[ModelVersion]:
+    def versions(self) -> list[DeployedModel]:
         return list(self._versions.values())
 
-    def is_default(self, mv: ModelVersion) -> bool:
+    def is_default(self, mv: DeployedModel) -> bool:
         return self._default.get(mv.name) == mv.key

@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
+from models.engines.base import Delta, EngineFailure, GenerateRequest
 from serving.audit_client import RayAuditClient
 from serving.config import ModelConfig, Settings, _Replicated
 from serving.ray_env import worker_env
@@ -82,8 +83,13 @@ class ModelServerShell:
         self.server = ModelServer(create_engine(cfg), cfg.default_max_tokens)
         await self.server.start()
 
-    async def generate(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        async for item in self.server.generate(payload):
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[Delta | EngineFailure]:
+        from serving.observability import REQUEST_ID
+
+        # Every log line written for this request carries its id (each request runs in its
+        # own task, so the value never leaks into another request's lines).
+        REQUEST_ID.set(request.request_id)
+        async for item in self.server.generate(request):
             yield item
 
     async def info(self) -> dict[str, Any]:
@@ -184,19 +190,19 @@ class RaySites:
 
 
 class RayModelClient:
-    """Adapts a ModelServer deployment handle to the gateway's ModelClient protocol."""
+    """Adapts a ModelServer deployment handle to the pipeline's ModelClient protocol."""
 
     def __init__(self, handle: DeploymentHandle) -> None:
         self.handle = handle
         self._streaming = handle.options(stream=True)  # built once, not per request
 
-    async def generate(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        response = self._streaming.generate.remote(payload)
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[Delta | EngineFailure]:
+        response = self._streaming.generate.remote(request)
         done = False
         try:
             async for item in response:
                 yield item
-                done = "finish_reason" in item or "error" in item
+                done = isinstance(item, EngineFailure) or item.finish_reason is not None
         finally:
             if not done:
                 response.cancel()  # client gone: stop generation in the replica
@@ -265,7 +271,7 @@ class Ingress:
         from serving.api import create_api
 
         server = self.settings.server
-        api = create_api(server.max_body_bytes, server.metrics_public)
+        api = create_api(server.max_body_bytes, server.metrics_public, behind_ray=True)
         api.state.gateway = self.gateway
         api.state.policy_reloader = self.reloader
         api.state.audit = self.audit

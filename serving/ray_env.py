@@ -39,6 +39,8 @@ SERVE_TUNING_ENV = {
     "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
     "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
     "RAY_SERVE_LOG_TO_STDERR": "0",
+    # Serve's HTTP servers issue Bastion's request id (serving/http/request_id.py).
+    "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "serving.http.request_id:ray_middlewares",
 }
 
 

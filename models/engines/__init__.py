@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from models.engines.base import (
+    ChatMessage,
     ContextLengthExceeded,
     Delta,
     Engine,
     EngineError,
+    EngineFailure,
     EngineUnavailable,
+    FailureKind,
+    GenerateRequest,
     GenerationRequest,
     ModelInfo,
+    ResponseFormat,
+    Sampling,
     Usage,
 )
 
@@ -19,13 +25,19 @@ if TYPE_CHECKING:
     from serving.config import ModelConfig
 
 __all__ = [
+    "ChatMessage",
     "ContextLengthExceeded",
     "Delta",
     "Engine",
     "EngineError",
+    "EngineFailure",
     "EngineUnavailable",
+    "FailureKind",
+    "GenerateRequest",
     "GenerationRequest",
     "ModelInfo",
+    "ResponseFormat",
+    "Sampling",
     "Usage",
     "create_engine",
 ]

@@ -1,8 +1,13 @@
-"""The engine protocol every model runtime implements.
+"""The engine protocol every model runtime implements, and the typed wire around it.
 
 An engine owns one loaded model. The serving layer talks to it only through :class:`Engine`:
-``start`` once, then ``prompt_for`` / ``count_tokens`` to prepare a request and ``generate`` to
-stream text. Engines are plain classes; Ray deployments wrap them (models/deployment.py).
+``start`` once, then ``chat(messages, sampling)`` or ``complete(prompt, sampling)`` to stream
+:class:`Delta` objects. Engines are plain classes; Ray deployments wrap them
+(models/deployment.py).
+
+The wire between the ingress and a model server is made of the frozen, picklable dataclasses
+below (:class:`GenerateRequest` in, :class:`Delta` or :class:`EngineFailure` out): no untyped
+dicts, no string kinds.
 """
 
 from __future__ import annotations
@@ -10,16 +15,23 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 __all__ = [
+    "ChatMessage",
     "ContextLengthExceeded",
     "Delta",
     "Engine",
     "EngineError",
+    "EngineFailure",
     "EngineUnavailable",
+    "FailureKind",
+    "GenerateRequest",
     "GenerationRequest",
     "ModelInfo",
+    "ResponseFormat",
+    "Sampling",
     "Usage",
 ]
 
@@ -46,16 +58,55 @@ class ContextLengthExceeded(EngineError):
         )
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One generation, already rendered to a prompt string (chat templates applied)."""
+# -- the wire ------------------------------------------------------------------------------------
 
-    prompt: str
-    max_tokens: int
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat turn as an engine sees it (``developer`` is sent as ``system``)."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """What shape the answer must take. ``schema`` is a JSON Schema as JSON text (kept as text
+    so the wire stays hashable and picklable); engines that cannot enforce a format MUST refuse
+    anything but ``text`` rather than ignore it."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters. ``max_tokens=None``: as many as fit, up to the server's default."""
+
+    max_tokens: int | None = None
     temperature: float = 1.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    response_format: ResponseFormat = field(default_factory=ResponseFormat)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One generation sent to a model server: chat ``messages`` or a plain ``prompt`` (exactly
+    one), already redacted. ``request_id`` is Bastion's id, for the replica's log lines."""
+
+    request_id: str
+    sampling: Sampling
+    messages: tuple[ChatMessage, ...] | None = None
+    prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("a GenerateRequest has either messages or a prompt")
 
 
 @dataclass(frozen=True)
@@ -77,6 +128,38 @@ class Delta:
     usage: Usage | None = None
 
 
+class FailureKind(StrEnum):
+    CONTEXT_LENGTH = "context_length"  # the request does not fit (→ 400)
+    INVALID_MESSAGES = "invalid_messages"  # the chat template refused the messages (→ 400)
+    UNAVAILABLE = "unavailable"  # the engine cannot serve (→ 503)
+    ENGINE = "engine"  # generation failed (→ 503)
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """An engine error as it crosses the wire (exception classes are not sent between
+    processes). ``message`` contains no prompt text."""
+
+    kind: FailureKind
+    message: str
+
+
+# -- engines ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation, already rendered to a prompt string (chat templates applied) and with
+    its token budget resolved: what :meth:`Engine.generate` runs."""
+
+    prompt: str
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -91,16 +174,23 @@ class Engine(abc.ABC):
 
     Contract:
     - ``start`` loads weights from a local path only; nothing is downloaded.
-    - ``generate`` yields :class:`Delta` objects whose texts concatenate to the completion; the
+    - ``chat(messages, sampling)`` renders the model's own chat template (the way transformers'
+      ``apply_chat_template`` does) and streams the answer; ``complete(prompt, sampling)``
+      streams the continuation of a plain prompt. Engines that talk to a server taking chat
+      messages directly override ``chat``.
+    - Streams yield :class:`Delta` objects whose texts concatenate to the completion; the
       final delta (possibly with empty text) carries ``finish_reason`` ("stop" or "length") and
       ``usage``. Closing the iterator early (client gone) MUST stop generation promptly and free
       the engine for the next request.
-    - ``generate`` raises :class:`ContextLengthExceeded` before producing anything when the
-      prompt plus ``max_tokens`` exceeds the context window.
+    - :class:`ContextLengthExceeded` is raised before anything is produced when the prompt plus
+      ``max_tokens`` exceeds the context window.
     - Errors are :class:`EngineError` subclasses whose messages contain no prompt text.
+    - ``sampling.response_format`` other than ``text`` raises :class:`EngineError` unless the
+      engine enforces it.
     """
 
     info: ModelInfo
+    default_max_tokens: int = 256  # when ``sampling.max_tokens`` is None (the server sets it)
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -116,7 +206,30 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def generate(self, request: GenerationRequest) -> AsyncIterator[Delta]:
-        """Stream the completion of ``request.prompt`` (see the class contract)."""
+        """Stream the completion of an already rendered ``request.prompt``."""
+
+    def chat(self, messages: tuple[ChatMessage, ...], sampling: Sampling) -> AsyncIterator[Delta]:
+        """Stream the assistant's answer to ``messages`` (see the class contract)."""
+        return self.complete(self.render_chat([m.as_dict() for m in messages]), sampling)
+
+    def complete(self, prompt: str, sampling: Sampling) -> AsyncIterator[Delta]:
+        """Stream the continuation of ``prompt`` (see the class contract)."""
+        if sampling.response_format.type != "text":
+            raise EngineError(f"response_format {sampling.response_format.type} is not supported")
+        max_tokens = sampling.max_tokens
+        if max_tokens is None:
+            room = self.info.context_length - self.count_tokens(prompt)
+            max_tokens = max(1, min(self.default_max_tokens, room))
+        return self.generate(
+            GenerationRequest(
+                prompt,
+                max_tokens,
+                sampling.temperature,
+                sampling.top_p,
+                sampling.stop,
+                sampling.seed,
+            )
+        )
 
     async def check_health(self) -> None:  # noqa: B027 - optional hook
         """Raise :class:`EngineError` when the engine cannot serve."""

@@ -34,7 +34,8 @@ from policies.decide import PolicyEngine
 from serving.api import create_api
 from serving.audit_api import add_audit_routes
 from serving.audit_client import LocalAuditClient
-from serving.gateway import Gateway, RequestContext, StaticSites
+from serving.gateway import Gateway, StaticSites
+from serving.pipeline import RequestState
 from tests.serving.conftest import POLICY
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -94,11 +95,11 @@ def expected(**f: str | None) -> list[str]:
 
 
 class CaptureCtx:
-    """Outer ASGI wrapper keeping each request's RequestContext (to check ``ctx.detail``)."""
+    """Outer ASGI wrapper keeping each request's RequestState (to check ``state.detail``)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.contexts: list[RequestContext] = []
+        self.contexts: list[RequestState] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":

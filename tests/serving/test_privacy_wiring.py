@@ -70,11 +70,11 @@ def test_the_model_sees_placeholders_only(api, recorder):
     )
     assert r.status_code == 200
     (payload,) = recorder.payloads
-    sent = " ".join(m["content"] for m in payload["messages"])
+    sent = " ".join(m.content for m in payload.messages)
     for value in IDENTIFIERS:
         assert value not in sent
-    (placeholder,) = re.findall(r"[\[<][A-Z_]+_\d+[\]>]", payload["messages"][0]["content"])
-    assert placeholder in payload["messages"][1]["content"]  # same value, same placeholder
+    (placeholder,) = re.findall(r"[\[<][A-Z_]+_\d+[\]>]", payload.messages[0].content)
+    assert placeholder in payload.messages[1].content  # same value, same placeholder
     assert int(r.headers["x-bastion-redactions"]) >= 6
 
 
@@ -181,8 +181,15 @@ def test_leak_sweep_logs_metrics_errors_and_stores(api, settings, caplog):
         if not rec.name.startswith(("httpx", "httpcore"))
     )
     stores = b"".join(p.read_bytes() for p in settings.data_dir.iterdir() if p.is_file())
-    page = api.aio.run(api.audit_log.query(RecordFilter(), 1000, None))
-    audit = "".join(rec.canonical_bytes().decode() for _, rec in page.records)
+    records, cursor = [], None
+    while True:  # every record in the log, page by page (not only the first page)
+        page = api.aio.run(api.audit_log.query(RecordFilter(), 100, cursor))
+        records += [rec for _, rec in page.records]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(records) == api.audit_log.size
+    audit = "".join(rec.canonical_bytes().decode() for rec in records)
     for value in IDENTIFIERS:
         assert value not in "\n".join(bodies), value
         assert value not in metrics, value

@@ -263,6 +263,11 @@ def test_metrics_and_request_ids(server, client):
     assert len(r.headers["x-request-id"]) == 36  # one UUID, not one from Ray and one of ours
     smuggled = httpx.get(server.url + "/healthz", headers={"x-request-id": "John Smith"})
     assert smuggled.status_code == 200
+    # Whatever the client sends, the response has one id, Bastion's own (a fresh UUID).
+    for sent in ("John Smith", "client-trace-7", "123e4567-e89b-42d3-a456-426614174000"):
+        r = httpx.get(server.url + "/healthz", headers={"x-request-id": sent})
+        (rid,) = r.headers.get_list("x-request-id")
+        assert len(rid) == 36 and rid != sent
 
 
 def test_logs_are_json_with_request_ids_and_no_prompt_text(server, client):

@@ -1,0 +1,66 @@
+"""Admin and operations routes: model stats, policy reload, metrics, liveness, readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from policies.access import Role
+from serving.http.drive import respond
+from serving.observability import render_metrics
+from serving.pipeline import RequestState, UpstreamError
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/v1/admin/models")
+async def admin_models(request: Request) -> Response:
+    async def work(_: RequestState) -> dict:
+        return {"models": await request.app.state.gateway.model_stats()}
+
+    return await respond(request, work, (Role.ADMIN,))
+
+
+@router.post("/v1/admin/policy/reload")
+async def admin_policy_reload(request: Request) -> Response:
+    async def work(st: RequestState) -> dict:
+        reloader = request.app.state.policy_reloader
+        if reloader is None:
+            raise UpstreamError("policy reload is not configured")
+        # Validates the configured documents and makes them the policy of every replica; a
+        # rejected set raises PolicyDocumentError (→ 400) and the policy in force stays.
+        version = reloader.reload()
+        st.detail = {"policy_version": version}
+        return {"policy_version": version}
+
+    return await respond(request, work, (Role.ADMIN,))
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    async def work(_: RequestState) -> Response:
+        return Response(render_metrics(), media_type="text/plain; version=0.0.4")
+
+    public = request.app.state.metrics_public
+    return await respond(request, work, None if public else ())
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    gw = request.app.state.gateway
+    models = await gw.readiness() if gw is not None else {}
+    # Ready when every model that can run in this cluster is loaded; models pinned to an
+    # absent site are reported "unavailable" and do not hold readiness back.
+    placeable = [state for state in models.values() if state != "unavailable"]
+    ready = bool(placeable) and all(state == "ready" for state in placeable)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "models": models},
+        status_code=200 if ready else 503,
+    )

@@ -1,0 +1,323 @@
+"""HTTP mapping of the audit log for compliance officers: the auditor API and the audit page.
+
+Routes (``add_audit_routes(app)``):
+- ``GET /v1/audit/records``: records matching the filters, in log order, paged by cursor.
+- ``GET /v1/audit/export``: a verifiable bundle (zip) for a period / tenant / event type.
+- ``GET /v1/audit/checkpoint``: the latest signed checkpoint and the public key.
+- ``GET /v1/audit/status``: log size, health and the latest checkpoint (for the page).
+- ``GET /audit`` (+ ``/audit/app.js``, ``/audit/app.css``): the audit page; it needs no key to
+  load and calls the API above with the key the officer enters.
+
+Access: the ``auditor`` and ``admin`` roles only (others 403). An auditor key sees only its own
+tenant's records unless it belongs to the operator tenant ``default``; admin keys see all tenants.
+A tenant-scoped auditor who omits ``tenant`` gets their own tenant; naming another is 403.
+
+These routes MUST NOT append audit records: their pipeline's audit stage writes one per
+request (``audit.exported`` for the export, ``audit.queried`` for the others) with the facts
+each route puts in ``state.detail``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from policies.access import Principal, Role
+from policies.audit import EVENT_TYPES, AuditError
+from policies.audit.record import format_time
+from serving.audit_client import AuditClient
+from serving.http.drive import respond
+from serving.pipeline import InvalidRequest, PermissionDenied, RequestState, UpstreamError
+
+__all__ = ["OPERATOR_TENANT", "PAGE_CSP", "router"]
+
+AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
+
+OPERATOR_TENANT = "default"
+OUTCOMES = ("success", "failure", "denied")
+FORMATS = ("jsonl", "csv")
+MAX_LIMIT = 1000
+
+STATIC = Path(__file__).parent.parent / "static"
+# Everything the page needs comes from Bastion itself; nothing may be framed, posted or inlined.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+_PAGE_HEADERS = {
+    "content-security-policy": PAGE_CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+}
+_ASSETS = {
+    "/audit": ("audit.html", "text/html; charset=utf-8"),
+    "/audit/app.js": ("audit.js", "text/javascript; charset=utf-8"),
+    "/audit/app.css": ("audit.css", "text/css; charset=utf-8"),
+}
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_EVENT = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+_FILTERS = ("from", "to", "tenant", "event_type")
+_PARAMS = {
+    "records": frozenset({*_FILTERS, "outcome", "limit", "cursor"}),
+    "export": frozenset({*_FILTERS, "format"}),
+    "none": frozenset(),
+}
+
+
+def _reject_unknown(request: Request, route: str) -> None:
+    allowed = _PARAMS[route]
+    if any(name not in allowed for name in request.query_params):
+        # The unknown name is client text: it is not echoed.
+        listed = ", ".join(sorted(allowed)) or "none"
+        raise InvalidRequest(f"unrecognized query parameter (allowed: {listed})")
+
+
+def _time(request: Request, name: str) -> str | None:
+    """ISO-8601 → the log's canonical UTC form. A date or a time without offset is UTC."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return format_time(t if t.tzinfo else t.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):
+        raise InvalidRequest(
+            f"'{name}' must be an ISO-8601 time, e.g. 2026-03-01T00:00:00Z", name
+        ) from None
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in allowed:
+        raise InvalidRequest(f"'{name}' must be one of: {', '.join(allowed)}", name)
+    return value
+
+
+def _event_type(request: Request) -> str | None:
+    # Any well-formed type (the log may hold types newer than this build's EVENT_TYPES).
+    value = request.query_params.get("event_type") or None
+    if value is not None and not _EVENT.match(value):
+        raise InvalidRequest(
+            "'event_type' must look like inference.chat or audit.exported", "event_type"
+        )
+    return value
+
+
+def _int(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if not _DIGITS.match(value) or not low <= int(value) <= high:
+        raise InvalidRequest(f"'{name}' must be an integer from {low} to {high}", name)
+    return int(value)
+
+
+def _filters(request: Request, principal: Principal) -> dict[str, str | None]:
+    start, end = _time(request, "from"), _time(request, "to")
+    if start is not None and end is not None and start >= end:
+        raise InvalidRequest("'from' must be earlier than 'to'", "from")
+    tenant = request.query_params.get("tenant") or None
+    if tenant is not None and not _TENANT.match(tenant):
+        raise InvalidRequest("'tenant' is not a valid tenant id", "tenant")
+    return {
+        "start": start,
+        "end": end,
+        "tenant": _scope_tenant(principal, tenant),
+        "event_type": _event_type(request),
+    }
+
+
+def _scope_tenant(principal: Principal, tenant: str | None) -> str | None:
+    """The tenant a query is limited to (None: all tenants) for this principal."""
+    if principal.role is Role.ADMIN or principal.tenant == OPERATOR_TENANT:
+        return tenant
+    if tenant is not None and tenant != principal.tenant:
+        raise PermissionDenied("an auditor key may read only its own tenant's audit records")
+    return principal.tenant
+
+
+def _authorized(request: Request, state: RequestState) -> tuple[Principal, AuditClient]:
+    """The principal (authenticated by the pipeline) and the audit log to read."""
+    assert state.principal is not None
+    audit = request.app.state.audit
+    if audit is None:
+        raise UpstreamError("the audit log is not configured")
+    return state.principal, audit
+
+
+def _stamp(t: str | None, default: str) -> str:
+    return t.replace("-", "").replace(":", "").replace(".000", "") if t else default
+
+
+def _checkpoint_view(cp: dict[str, Any]) -> dict[str, Any]:
+    """The client's checkpoint (root hash in base64) as the API shows it: hex, like its body."""
+    root = cp.get("root_hash")
+    signed = cp.get("signed") or {}
+    pem = cp.get("public_key_pem")
+    return {
+        "object": "audit.checkpoint",
+        "tree_size": cp.get("tree_size", 0),
+        "root_hash": base64.b64decode(root).hex() if root else None,
+        "time": cp.get("time"),
+        "key_id": cp.get("key_id"),
+        "body": signed.get("body"),
+        "signature": signed.get("signature"),
+        "public_key_pem": pem.decode() if isinstance(pem, bytes) else pem,
+    }
+
+
+router = APIRouter()
+_ASSET_BODIES = {
+    path: ((STATIC / name).read_bytes(), kind) for path, (name, kind) in _ASSETS.items()
+}
+
+
+@router.get("/v1/audit/records")
+async def audit_records(request: Request) -> Response:
+    async def work(state: RequestState) -> Response:
+        principal, audit = _authorized(request, state)
+        _reject_unknown(request, "records")
+        filters: dict[str, str | None] = {
+            **_filters(request, principal),
+            "outcome": _choice(request, "outcome", OUTCOMES),
+        }
+        limit = _int(request, "limit", 100, 1, MAX_LIMIT) or 100
+        cursor = _int(request, "cursor", None, 0, 2**62)
+        # One extra row tells whether another page exists, so next_cursor is exact.
+        fetch = limit + 1 if limit < MAX_LIMIT else limit
+        try:
+            page = await audit.query(filters, fetch, cursor)
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        rows = page["records"]
+        if len(rows) > limit:
+            rows, next_cursor = rows[:limit], rows[limit - 1]["index"]
+        else:
+            next_cursor = page["next_cursor"] if fetch == limit else None
+        state.detail = _detail(filters, records=len(rows))
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [{"index": r["index"], "record": r["record"]} for r in rows],
+                "next_cursor": next_cursor,
+            }
+        )
+
+    return await respond(request, work, AUDIT_ROLES)
+
+
+@router.get("/v1/audit/export")
+async def audit_export(request: Request) -> Response:
+    async def work(state: RequestState) -> Response:
+        principal, audit = _authorized(request, state)
+        _reject_unknown(request, "export")
+        filters = _filters(request, principal)
+        fmt = _choice(request, "format", FORMATS) or "jsonl"
+        try:
+            bundle, detail = await audit.export(
+                filters["start"], filters["end"], filters["tenant"], filters["event_type"], fmt
+            )
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        state.detail = dict(detail)
+        name = f"bastion-audit-{_stamp(filters['start'], 'start')}-{_stamp(filters['end'], 'end')}"
+        return Response(
+            bundle,
+            media_type="application/zip",
+            headers={
+                "content-disposition": f'attachment; filename="{name}.zip"',
+                "cache-control": "no-store",
+                "x-bastion-audit-records": str(detail.get("records", "")),
+                "x-bastion-audit-bundle-sha256": str(detail.get("bundle_sha256", "")),
+            },
+        )
+
+    return await respond(request, work, AUDIT_ROLES)
+
+
+@router.get("/v1/audit/checkpoint")
+async def audit_checkpoint(request: Request) -> Response:
+    async def work(state: RequestState) -> Response:
+        _, audit = _authorized(request, state)
+        _reject_unknown(request, "none")
+        try:
+            view = _checkpoint_view(await audit.checkpoint())
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        state.detail = {"tree_size": view["tree_size"]}
+        return JSONResponse(view)
+
+    return await respond(request, work, AUDIT_ROLES)
+
+
+@router.get("/v1/audit/status")
+async def audit_status(request: Request) -> Response:
+    async def work(state: RequestState) -> Response:
+        principal, audit = _authorized(request, state)
+        _reject_unknown(request, "none")
+        try:
+            status = await audit.status()
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        checkpoint = _checkpoint_view(status.get("latest_checkpoint") or {})
+        state.detail = {"tree_size": int(status.get("tree_size", 0))}
+        return JSONResponse(
+            {
+                "object": "audit.status",
+                "healthy": bool(status.get("healthy")),
+                "error": status.get("error"),
+                "tree_size": status.get("tree_size", 0),
+                "latest_checkpoint": {
+                    k: checkpoint[k] for k in ("tree_size", "root_hash", "time", "key_id")
+                },
+                "event_types": list(EVENT_TYPES),
+                "outcomes": list(OUTCOMES),
+                "principal": {"tenant": principal.tenant, "role": principal.role.value},
+                "tenant_scope": _scope_tenant(principal, None),
+            }
+        )
+
+    return await respond(request, work, AUDIT_ROLES)
+
+
+def _asset(path: str) -> Response:
+    body, kind = _ASSET_BODIES[path]
+    return Response(body, media_type=kind, headers=_PAGE_HEADERS)
+
+
+@router.get("/audit", include_in_schema=False)
+async def audit_page(request: Request) -> Response:
+    """The page needs no key to load (it asks the officer for one); it is recorded."""
+
+    async def work(_: RequestState) -> Response:
+        return _asset("/audit")
+
+    return await respond(request, work, None)
+
+
+@router.get("/audit/app.js", include_in_schema=False)
+async def audit_js() -> Response:
+    return _asset("/audit/app.js")
+
+
+@router.get("/audit/app.css", include_in_schema=False)
+async def audit_css() -> Response:
+    return _asset("/audit/app.css")
+
+
+def _detail(filters: dict[str, str | None], **facts: int) -> dict[str, str | int | bool]:
+    detail: dict[str, str | int | bool] = dict(facts)
+    for key, value in filters.items():
+        if value is not None:
+            detail[f"filter_{key}"] = value
+    return detail

@@ -1,0 +1,58 @@
+"""The OpenAI-compatible routes: map HTTP to the inference pipeline and its stream back."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from serving.http.drive import error_json, pipelines, respond, sse, state, stream_response
+from serving.pipeline import RequestState, chunks, whole
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _redactions(st: RequestState) -> dict[str, str]:
+    return {"x-bastion-redactions": str(st.redaction.count if st.redaction else 0)}
+
+
+async def _infer(request: Request) -> Response:
+    st = state(request)
+    try:
+        items = await pipelines(request).inference.open(st)
+    except Exception as exc:
+        return error_json(exc)
+    headers = _redactions(st)
+    if st.stream:
+        headers["cache-control"] = "no-cache"
+        return stream_response(sse(chunks(st, items)), headers)
+    try:
+        body = await whole(st, items)
+    except Exception as exc:
+        return error_json(exc)
+    return JSONResponse(body, headers=headers)
+
+
+@router.post("/v1/chat/completions")
+async def chat(request: Request) -> Response:
+    return await _infer(request)
+
+
+@router.post("/v1/completions")
+async def completions(request: Request) -> Response:
+    return await _infer(request)
+
+
+@router.post("/v1/embeddings")
+async def embeddings(request: Request) -> Response:
+    return await _infer(request)
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> Response:
+    async def work(st: RequestState) -> dict:
+        assert st.principal is not None
+        return await request.app.state.gateway.list_models(st.principal)
+
+    return await respond(request, work)

@@ -1,0 +1,173 @@
+"""Stage 11: exactly one audit record per request, durable before the final item is released.
+
+- A stream's final item (the one with ``finish_reason``, or the vectors of an embedding) is
+  held until its record is durable; only then can the driver send the last chunk and
+  ``[DONE]``, or build the whole body from the collected stream. If the record cannot be
+  written, :class:`AuditUnavailable` is raised instead (the client gets a 503 or a stream error
+  event): nothing is acknowledged that is not recorded (fail closed).
+- A request a stage stopped is recorded with that stage and the error type, before its error
+  response is sent.
+- A client that goes away mid-stream still gets its record (status 499).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from models.engines.base import Delta
+from policies.audit import Actor, AuditRecord, AuditUnavailable, PolicyRef, Resource, Tokens
+from serving.pipeline.errors import error_code, error_response
+from serving.pipeline.stage import Stage, StageFailure
+from serving.pipeline.state import Embeddings, Item, Outcome, RequestState
+
+__all__ = ["Audit", "AuditSink", "build_record"]
+
+log = logging.getLogger("bastion.audit")
+
+
+class AuditSink(Protocol):
+    """Where records go (serving/audit_client.py): ``append`` returns once durable."""
+
+    async def append(self, record: AuditRecord, content: str | None = None) -> int: ...
+
+
+def _event_type(state: RequestState, status: int) -> str:
+    return "auth.failed" if status == 401 else state.route.value
+
+
+def _outcome(status: int) -> str:
+    if status in (401, 403):
+        return "denied"
+    return "success" if status < 400 else "failure"
+
+
+def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
+    """The record for one request, from what the stages learned. No request content: only
+    ids, configuration values, counts and machine tokens."""
+    principal = state.principal
+    actor = (
+        Actor(key_id=principal.key_id, role=principal.role.value, tenant=principal.tenant)
+        if principal
+        else Actor(key_id=state.key_id_attempted)
+    )
+    decision, model, redaction = state.decision, state.model, state.redaction
+    inference = state.route.inference
+    usage = state.usage
+    detail = dict(state.detail or {})
+    if outcome.stage is not None:
+        detail["stage"] = outcome.stage
+    if state.correlation_id is not None:
+        detail["correlation_id"] = state.correlation_id
+    return AuditRecord(
+        event_type=_event_type(state, outcome.status),
+        time=state.wall_start,
+        request_id=state.request_id,
+        actor=actor,
+        origin=state.origin,
+        outcome=_outcome(outcome.status),
+        status_code=outcome.status,
+        error_type=outcome.error_type,
+        resource=Resource(model=model.name, version=model.version, site=model.site)
+        if model
+        else None,
+        data_classes=tuple(sorted(redaction.data_classes)) if redaction else (),
+        entity_counts=dict(redaction.entity_counts) if redaction else {},
+        policy=PolicyRef(
+            outcome=decision.outcome, rule_id=decision.rule_id, version=decision.policy_version
+        )
+        if decision
+        else None,
+        tokens=Tokens(
+            prompt=usage.prompt_tokens if usage else 0,
+            completion=usage.completion_tokens if usage else 0,
+        )
+        if inference
+        else None,
+        latency_ms=int((time.perf_counter() - state.started) * 1000),
+        stream=state.stream if inference else None,
+        detail=detail or None,
+    )
+
+
+def _final(item: Item) -> bool:
+    return isinstance(item, Embeddings) or (
+        isinstance(item, Delta) and item.finish_reason is not None
+    )
+
+
+class Audit(Stage):
+    """Owns ``outcome``. ``capture``: keep the redacted input and the answer in placeholder form
+    with the record (audit.capture = redacted); never a raw value."""
+
+    name = "audit"
+
+    def __init__(self, sink: AuditSink | None, capture: bool = False) -> None:
+        self.sink = sink
+        self.capture = capture
+
+    def _captured(self, state: RequestState) -> str | None:
+        if not self.capture or state.redaction is None:
+            return None
+        embedding = isinstance(state.first_item, Embeddings)
+        output = None if embedding else "".join(state.output)
+        return json.dumps({"input": state.redaction.texts, "output": output}, ensure_ascii=False)
+
+    async def _write(self, state: RequestState, outcome: Outcome) -> None:
+        """Durably record the request; raises AuditUnavailable when it cannot (fail closed)."""
+        state.outcome = outcome
+        if self.sink is None:
+            log.error("no audit log configured: failing closed")
+            raise AuditUnavailable("no audit log configured")
+        try:
+            await self.sink.append(build_record(state, outcome), self._captured(state))
+        except AuditUnavailable:
+            log.error("audit log unavailable: failing the request closed")
+            raise
+        except Exception as exc:  # an unexpected audit error also fails closed
+            log.error("audit record failed", extra={"error_type": type(exc).__name__})
+            raise AuditUnavailable(f"audit record failed: {type(exc).__name__}") from exc
+
+    async def stopped(self, state: RequestState, stage: str, error: BaseException) -> None:
+        status, body = error_response(error)
+        try:
+            await self._write(state, Outcome(status, error_code(body), stage))
+        except AuditUnavailable as exc:
+            raise exc from error
+
+    async def wrap(self, state: RequestState, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+        attempted = False
+        try:
+            async for item in items:
+                if not attempted and _final(item):
+                    attempted = True
+                    await self._write(state, Outcome(200))
+                yield item
+            if not attempted:  # a stream without a final item: a route's action
+                attempted = True
+                await self._write(state, Outcome(200))
+        except StageFailure as failure:
+            if not attempted:
+                attempted = True
+                await self.stopped(state, failure.stage, failure.error)
+            raise failure.error from None
+        except Exception as exc:
+            if not attempted:
+                attempted = True
+                await self.stopped(state, self.name, exc)
+            raise
+        except BaseException:  # the client went away (cancelled, or the stream was closed)
+            if not attempted:
+                attempted = True
+                outcome = Outcome(499, "client_disconnected", None)
+                await asyncio.shield(self._write_quietly(state, outcome))
+            raise
+
+    async def _write_quietly(self, state: RequestState, outcome: Outcome) -> None:
+        with contextlib.suppress(AuditUnavailable):  # logged; nobody is left to tell
+            await self._write(state, outcome)

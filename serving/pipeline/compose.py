@@ -1,0 +1,78 @@
+"""The one place the stage lists are composed.
+
+Inference (chat, completions, embeddings)::
+
+    authenticate → validate → redact → decide → input guard → route → cache → generate
+      → output redaction → output guard → restore → audit
+
+Every other recorded route (models, admin, audit API, metrics)::
+
+    authenticate(roles) → action → audit
+
+and a route that takes no key (the audit page) or one that never matched (unknown path, wrong
+method) is recorded by the audit stage alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from policies.access import Role
+from serving.pipeline.action import Action
+from serving.pipeline.audit import Audit, AuditSink
+from serving.pipeline.authenticate import Authenticate
+from serving.pipeline.decide import Decide, PolicySource
+from serving.pipeline.generate import Generate
+from serving.pipeline.guards import Cache, InputGuard, OutputGuard, OutputRedaction
+from serving.pipeline.redact import Redact
+from serving.pipeline.restore import Restore
+from serving.pipeline.route import RouteToModel
+from serving.pipeline.stage import Pipeline, Stage
+from serving.pipeline.state import RequestState
+from serving.pipeline.validate import Validate
+
+if TYPE_CHECKING:
+    from serving.gateway import Gateway
+
+__all__ = ["Pipelines"]
+
+Work = Callable[[RequestState], Awaitable[Any]]
+
+
+class Pipelines:
+    """The pipelines of one ingress replica, built from its services."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        audit: AuditSink | None,
+        reloader: PolicySource | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.audit = Audit(audit, capture=gateway.capture)
+        self.inference = Pipeline(
+            [
+                Authenticate(gateway.keys),
+                Validate(),
+                Redact(gateway.batcher),
+                Decide(gateway.policy, reloader),
+                InputGuard(),
+                RouteToModel(gateway.registry, gateway.sites),
+                Cache(),
+                Generate(gateway.models, gateway.embedder),
+                OutputRedaction(),
+                OutputGuard(),
+                Restore(),
+                self.audit,
+            ]
+        )
+        self.unrouted = Pipeline([self.audit])
+
+    def action(self, work: Work, roles: tuple[Role, ...] | None = ()) -> Pipeline:
+        """A recorded route: ``roles`` are the roles it admits (empty: any key; None: no key)."""
+        stages: list[Stage] = []
+        if roles is not None:
+            stages.append(Authenticate(self.gateway.keys, roles))
+        stages += [Action(work), self.audit]
+        return Pipeline(stages)

@@ -1,0 +1,132 @@
+"""The one typed state of a request as it moves through the pipeline.
+
+Each field group belongs to one owner, named in its comment: the driver fills the request's
+facts when it builds the state, and each stage fills only its own fields (stages read the others).
+Nothing outside the pipeline writes to a state once it has been handed over.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from models.engines.base import Delta, EngineFailure, Usage
+from models.registry import DeployedModel
+from policies.access import Principal
+from policies.decide import Decision
+from privacy import RedactionResult
+from serving import protocol
+
+__all__ = [
+    "Embeddings",
+    "Item",
+    "Outcome",
+    "RequestState",
+    "Route",
+    "correlation_id",
+]
+
+
+class Route(StrEnum):
+    """What a request asks for; decides its stages and its audit event type."""
+
+    CHAT = "inference.chat"
+    COMPLETION = "inference.completion"
+    EMBEDDING = "inference.embedding"
+    MODELS = "api.models_listed"
+    ADMIN_MODELS = "admin.models_viewed"
+    POLICY_RELOAD = "policy.reloaded"
+    AUDIT_QUERY = "audit.queried"
+    AUDIT_EXPORT = "audit.exported"
+    AUDIT_PAGE = "audit.page_viewed"
+    METRICS = "metrics.scraped"
+    UNKNOWN = "http.unknown_route"
+
+    @property
+    def inference(self) -> bool:
+        return self in (Route.CHAT, Route.COMPLETION, Route.EMBEDDING)
+
+
+InferenceRequest = (
+    protocol.ChatCompletionRequest | protocol.CompletionRequest | protocol.EmbeddingRequest
+)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """The stream item of an embedding request: all vectors at once."""
+
+    vectors: list[list[float]]
+    usage: Usage
+
+
+Item = Delta | Embeddings  # what flows back through the stages' ``wrap``
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the request ended: HTTP-style status, error type, and the stage that stopped it."""
+
+    status: int
+    error_type: str | None = None
+    stage: str | None = None
+
+
+_CORRELATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+def correlation_id(value: str | None) -> str | None:
+    """A client's own request id, kept only when it is a short machine token (letters, digits,
+    ``._:-``, at most 64 characters); anything else is dropped whole, never cut or echoed."""
+    if not value or not _CORRELATION.match(value):
+        return None
+    return value
+
+
+@dataclass(eq=False)
+class RequestState:
+    """Everything the pipeline knows about one request; the audit record is built from it."""
+
+    # -- the driver (at construction) --------------------------------------------------------
+    request_id: str
+    route: Route
+    origin: str | None = None
+    bearer: str | None = field(default=None, repr=False)
+    purpose: str | None = None
+    correlation_id: str | None = None
+    read_body: Callable[[], Awaitable[bytes]] | None = field(default=None, repr=False)
+    wall_start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    # -- authenticate ---------------------------------------------------------------------------
+    principal: Principal | None = None
+    key_id_attempted: str | None = None  # public id of a well-formed but rejected key
+    # -- validate -------------------------------------------------------------------------------
+    request: InferenceRequest | None = field(default=None, repr=False)
+    # -- redact -----------------------------------------------------------------------------------
+    redaction: RedactionResult | None = field(default=None, repr=False)
+    correlation_clean: bool = False  # the correlation id holds no identifier
+    # -- decide -----------------------------------------------------------------------------------
+    decision: Decision | None = None
+    # -- route ------------------------------------------------------------------------------------
+    model: DeployedModel | None = None
+    # -- generate ---------------------------------------------------------------------------------
+    upstream: Any = field(default=None, repr=False)  # the opened model stream
+    first_item: Delta | EngineFailure | Embeddings | None = field(default=None, repr=False)
+    first_token_at: float | None = None
+    usage: Usage | None = None
+    output: list[str] = field(default_factory=list, repr=False)  # placeholder-form answer
+    # -- action (the work of a non-inference route) -----------------------------------------------
+    result: Any = field(default=None, repr=False)
+    detail: dict[str, str | int | bool] | None = None  # facts for the audit record
+    # -- the pipeline runner ----------------------------------------------------------------------
+    outcome: Outcome | None = None
+
+    @property
+    def stream(self) -> bool:
+        request = self.request
+        return bool(getattr(request, "stream", False))
