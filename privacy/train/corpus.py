@@ -69,11 +69,13 @@ class Doc:
 
     template: str
     locale: str
+    case: str | None = None  # "lower" / "upper": the whole document is written that way
     parts: list[str] = field(default_factory=list)
     spans: list[tuple[int, int, str]] = field(default_factory=list)
     size: int = 0
 
     def lit(self, text: str) -> Doc:
+        text = _case(text, self.case)
         self.parts.append(text)
         self.size += len(text)
         return self
@@ -81,8 +83,11 @@ class Doc:
     def ent(self, label: str, value: str) -> Doc:
         if label not in LABELS:
             raise ValueError(f"unknown label {label}")
+        value = _case(value, self.case)  # spans are measured on the text as written
         self.spans.append((self.size, self.size + len(value), label))
-        return self.lit(value)
+        self.parts.append(value)
+        self.size += len(value)
+        return self
 
     def example(self) -> Example:
         return Example("".join(self.parts), tuple(self.spans), self.template, self.locale)
@@ -137,6 +142,19 @@ _BANK = (
 )  # fmt: skip
 
 
+_ROLES = (
+    "Consultant Physician", "Clinical Nurse Specialist", "Practice Manager", "Human Resources",
+    "Accounts Department", "Senior Staff Nurse", "Specialty Registrar", "Patient Services",
+    "Customer Support Team", "Head of Compliance", "Community Matron", "Medical Secretary",
+    "Consultant Cardiologist", "General Practitioner", "Ward Manager", "Discharge Coordinator",
+)  # fmt: skip
+
+
+def _role(v: Values) -> str:
+    """A job title or department: capitalized words that are not an organization."""
+    return v.pick(*_ROLES)
+
+
 def _neg(v: Values, k: int = 2) -> str:
     """``k`` sentences with no identifier in them."""
     out = []
@@ -148,6 +166,9 @@ def _neg(v: Values, k: int = 2) -> str:
                 f"Background of {v.pick(*_CONDITIONS)}.",
                 v.pick(*_PLANS),
                 f"Started on {v.pick(*_DRUGS)}; stop {v.pick(*_DRUGS).split()[0]}.",
+                f"Known {v.pick(*_CONDITIONS)}, stable on {v.pick(*_DRUGS)}.",
+                f"{v.pick(*_CONDITIONS).capitalize()}: reviewed, no change.",
+                f"Discussed with the {_role(v)}; {v.pick(*_PLANS).lower()}",
             )
         )
     return " ".join(out)
@@ -188,6 +209,8 @@ def _person(
 
 def _address(d: Doc, v: Values, *, sep: str = ", ", street: bool = True) -> None:
     """Street (ADDRESS), town (LOCATION), region (unlabelled) and postcode (ZIP)."""
+    if sep == ", " and v.chance(0.1):
+        sep = v.pick("  ", ",  ", "\t", " ")
     if street:
         d.ent("ADDRESS", v.street()).lit(sep)
     d.ent("LOCATION", v.town())
@@ -252,7 +275,7 @@ def _progress_note(d: Doc, v: Values) -> None:
         d.lit(v.pick(" from Cardiology.", " (registrar).", ", who agrees.") + "\n")
     d.lit(v.pick("Signed: ", "Electronically signed by ", "-- "))
     _person(d, v, doctor=True, cred=0.5)
-    d.lit("\n")
+    d.lit("\n" + _role(v) + "\n" if v.chance(0.4) else "\n")
 
 
 def _discharge_summary(d: Doc, v: Values) -> None:
@@ -315,7 +338,7 @@ def _referral_letter(d: Doc, v: Values) -> None:
     _phone(d, v)
     d.lit(".\n\nYours sincerely,\n\n")
     _person(d, v, doctor=True, cred=0.7)
-    d.lit("\n")
+    d.lit("\n" + _role(v) + "\n" if v.chance(0.5) else "\n")
 
 
 def _telehealth(d: Doc, v: Values) -> None:
@@ -339,6 +362,7 @@ def _telehealth(d: Doc, v: Values) -> None:
     d.lit("Patient: Better. My " + v.pick("son ", "daughter ", "carer ", "husband "))
     _person(d, v, style=v.pick("first", "full"))
     d.lit(" has been helping. " + v.pick("We moved to ", "I'm staying in ", "I'm back home in "))
+
     d.ent("LOCATION", v.town())
     d.lit(" now.\n")
     d.lit(f"{cl}: {_neg(v, 1)} Best number to reach you?\nPatient: ")
@@ -456,7 +480,7 @@ def _kyc_record(d: Doc, v: Values) -> None:
     d.lit("Login IP: ").ent("IP", v.fakers["en_US"].ipv4_public())
     d.lit("\nReviewed by: ")
     _person(d, v, style=v.pick("initial", "full"))
-    d.lit("\n")
+    d.lit(v.pick(", ", "  ", " - ") + _role(v) + "\n")
 
 
 def _bank_chat(d: Doc, v: Values) -> None:
@@ -548,12 +572,18 @@ def _email(d: Doc, v: Values) -> None:
     d.lit(v.pick(", who will be in touch. ", ". "))
     d.lit(_neg(v, 1) + " ")
     if v.chance(0.5):
+        d.lit(v.pick("I spoke with ", "Spoke to ", "I have asked "))
+        d.ent("PERSON", v.name().first)
+        d.lit(v.pick(" from the ", " at the ", " in "))
+        _org(d, v, v.pick("practice", "hospital"))
+        d.lit(v.pick(" about it. ", " this morning. ", " to call you. "))
+    if v.chance(0.5):
         d.lit("The letter went to ")
         _address(d, v)
         d.lit(". ")
     d.lit("\n\n" + v.pick("Best wishes,", "Kind regards,", "Thanks,") + "\n")
     _person(d, v, style=v.pick("full", "first"), name=sender, cred=0.2)
-    d.lit("\n")
+    d.lit("\n" + (_role(v) + "\n" if v.chance(0.5) else ""))
     _org(d, v, v.pick("practice", "hospital", "employer"))
     d.lit("\n" + v.pick("T: ", "Tel ", "Direct line: "))
     _phone(d, v)
@@ -719,6 +749,109 @@ def _appointment_reminder(d: Doc, v: Values) -> None:
     d.lit(".\n")
 
 
+def _meeting_minutes(d: Doc, v: Values) -> None:
+    d.lit(v.pick("Minutes of the ", "MDT minutes - ", "Notes from the "))
+    d.lit(v.pick("discharge planning meeting", "case conference", "team huddle") + "\n")
+    d.lit("Held at ")
+    _org(d, v, v.pick("hospital", "practice"))
+    d.lit(" on ")
+    _date(d, v)
+    d.lit("\nPresent: ")
+    for i in range(v.rng.randint(2, 4)):
+        if i:
+            d.lit(", ")
+        _person(d, v, title=0.3, style=v.pick("full", "initial", "full"))
+        d.lit(v.pick(" (chair)", " (OT)", " (social worker)", "", ""))
+    d.lit(" and ")
+    _person(d, v, style="full")
+    d.lit(".\nApologies: ")
+    _person(d, v, style=v.pick("full", "initial"))
+    d.lit(".\n\n1. ")
+    n = _person(d, v, style="full")
+    d.lit(v.pick(" remains on the ward. ", " is medically fit. ", " went home on Friday. "))
+    d.lit(_neg(v, 1) + "\nACTION: ")
+    d.ent("PERSON", v.name().first)
+    d.lit(" to contact ")
+    _org(d, v, v.pick("employer", "practice"))
+    d.lit(" and to write to ")
+    d.ent("PERSON", n.first if v.chance(0.5) else f"{n.first} {n.last}")
+    d.lit(v.pick("'s daughter.\n", " directly.\n"))
+    d.lit("Next meeting: ")
+    _address(d, v)
+    d.lit(".\n")
+
+
+def _social_history(d: Doc, v: Values) -> None:
+    n = v.name()
+    d.lit(v.pick("Social history: ", "SH: ", "Social circumstances\n"))
+    d.ent("PERSON", n.first if v.chance(0.5) else f"{n.first} {n.last}")
+    d.lit(v.pick(" lives with ", " shares a house with ", " is cared for by "))
+    d.lit(v.pick("her partner ", "his wife ", "a friend, ", "their son "))
+    _person(d, v, style=v.pick("full", "first"))
+    d.lit(v.pick(" in a ground-floor flat at ", " at ", ", at "))
+    d.ent("ADDRESS", v.street())
+    d.lit(v.pick(" in ", ", "))
+    d.ent("LOCATION", v.town())
+    d.lit(". " + v.pick("Works part time for ", "Retired from ", "Employed by "))
+    _org(d, v, "employer")
+    d.lit(". " + v.pick("Daughter ", "A neighbour, ", "Her brother "))
+    _person(d, v, style=v.pick("full", "first"))
+    d.lit(v.pick(", visits daily. ", " helps with shopping. "))
+    d.lit(v.pick("Son ", "Sister ", "Cousin "))
+    _person(d, v, style="first")
+    d.lit(" lives in ")
+    d.ent("LOCATION", v.town())
+    d.lit(". " + _neg(v, 1) + " Letter written for ")
+    _person(d, v, title=0.5, style=v.pick("full", "last"), name=n)
+    d.lit(v.pick(" and handed to ", " and sent to ", "; copy to "))
+    _person(d, v, doctor=True)
+    d.lit(".\n")
+
+
+def _complaint_letter(d: Doc, v: Values) -> None:
+    n = v.name()
+    d.ent("PERSON", f"{n.first} {n.last}")
+    d.lit("\n")
+    _address(d, v, sep="\n")
+    d.lit("\n\n")
+    _date(d, v)
+    d.lit("\n\nCustomer Relations\n")
+    _org(d, v, v.pick("employer", "hospital"))
+    d.lit("\n\nDear Sir or Madam,\n\nI am writing on behalf of my ")
+    d.lit(v.pick("father, ", "mother, ", "late husband, "))
+    rel = _person(d, v, title=0.4, style=v.pick("full", "middle"))
+    d.lit(v.pick(", about ", ", regarding ") + v.pick(*_BANK) + ". ")
+    d.lit(v.pick("I was told by ", "Your colleague ", "A manager called "))
+    _person(d, v, style=v.pick("first", "full"))
+    d.lit(v.pick(" that it would be resolved. ", " promised a call back. "))
+    d.lit("The account ending ").ent("ACCOUNT", v.digits(4))
+    d.lit(" is still frozen, and ")
+    d.ent("PERSON", rel.first)
+    d.lit(v.pick(" cannot pay the care home, ", " is worried sick, "))
+    _org(d, v, "practice")
+    d.lit(".\nPlease reply to ").ent("EMAIL", v.email(n))
+    d.lit(v.pick(" or phone ", ", or call me on "))
+    _phone(d, v)
+    d.lit(".\n\nYours faithfully,\n")
+    d.ent("PERSON", v.render_name(n, v.pick("full", "initial")))
+    d.lit("\n")
+
+
+def _contact_list(d: Doc, v: Values) -> None:
+    upper = v.chance(0.3)
+    d.lit(v.pick("KEY CONTACTS\n", "Contacts:\n", "Who to call\n"))
+    for _ in range(v.rng.randint(3, 5)):
+        d.lit(v.pick("- ", "* ", ""))
+        if v.chance(0.35):
+            _org(d, v, v.pick("practice", "hospital", "employer"))
+            d.lit(v.pick(" reception: ", " switchboard ", ", "))
+        else:
+            _person(d, v, title=0.3, case="upper" if upper else None)
+            d.lit(v.pick(" (next of kin): ", " - carer - ", ", GP: ", " (mobile) "))
+        _phone(d, v)
+        d.lit("\n")
+
+
 def _negatives(d: Doc, v: Values) -> None:
     d.lit(v.pick("Assessment\n", "Plan\n", "Summary\n", ""))
     d.lit(_neg(v, v.rng.randint(3, 6)) + "\n")
@@ -744,7 +877,15 @@ TEMPLATES: dict[str, Callable[[Doc, Values], None]] = {
     "incident_report": _incident_report,
     "appointment_reminder": _appointment_reminder,
     "negatives": _negatives,
+    "meeting_minutes": _meeting_minutes,
+    "social_history": _social_history,
+    "complaint_letter": _complaint_letter,
+    "contact_list": _contact_list,
 }
+
+
+_CASUAL = frozenset({"bank_chat", "sms_thread", "email", "telehealth", "social_history"})
+_FORMS = frozenset({"intake_form", "kyc_record", "insurance_claim", "lab_report", "contact_list"})
 
 
 def generate(n: int, seed: int, templates: Iterable[str] | None = None) -> list[Example]:
@@ -761,6 +902,10 @@ def generate(n: int, seed: int, templates: Iterable[str] | None = None) -> list[
         name = names[i % len(names)]
         v.locale = order.choice(LOCALES)
         d = Doc(name, v.locale)
+        if name in _CASUAL and v.chance(0.15):
+            d.case = "lower"
+        elif name in _FORMS and v.chance(0.1):
+            d.case = "upper"
         TEMPLATES[name](d, v)
         out.append(d.example())
     return out
