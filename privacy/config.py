@@ -144,6 +144,13 @@ class PrivacyConfig(BaseModel):
         ge=1_000,
         description="Long texts are analysed in chunks of about this size (with overlap).",
     )
+    learned_detector: bool | None = Field(
+        default=None,
+        description="Run the trained token classifier (privacy/recognizers/learned.py) beside "
+        "the patterns, the lexicon and spaCy; its spans are added to theirs (union). Default "
+        "(unset): on when its weights are installed. true: required (start-up fails without "
+        "it). false: off.",
+    )
     tenants: dict[str, TenantPrivacyConfig] = Field(
         default_factory=dict, description="Per-tenant overrides keyed by tenant id."
     )

@@ -27,6 +27,7 @@ _ENTITY_TABLE: dict[str, frozenset[str]] = {
     "ADDRESS": frozenset({PII}),  # street address lines
     "ZIP": frozenset({PII}),  # ZIP codes and UK postcodes
     "LOCATION": frozenset({PII}),  # cities and towns (states and countries are not redacted)
+    "ORGANIZATION": frozenset({PII}),  # hospitals, clinics, practices, employers, banks
     "SSN": frozenset({PII}),  # also "last four of SSN" forms
     "ITIN": frozenset({PII}),
     "DRIVER_LICENSE": frozenset({PII}),

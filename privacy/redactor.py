@@ -122,7 +122,9 @@ class Redactor:
                     entities = set(self.config.entities)
                     for override in self.config.tenants.values():
                         entities |= set(override.entities or ())
-                    self._analyzer = build_analyzer(entities, self.config.regex_timeout_s)
+                    self._analyzer = build_analyzer(
+                        entities, self.config.regex_timeout_s, self.config.learned_detector
+                    )
         return self._analyzer
 
     def warmup(self) -> None:
@@ -304,7 +306,17 @@ def _drop_allowed(text: str, spans: list[Span], allow: list[str]) -> list[Span]:
         while pos != -1:
             zones.append((pos, pos + len(term)))
             pos = folded.find(term, pos + 1)
-    return [s for s in spans if not any(a <= s.start and s.end <= b for a, b in zones)]
+    # A span inside an allowed term is dropped; an organisation span that overlaps one is the
+    # tenant's own institution with something attached ("Mercy Hospital Cardiology").
+    return [
+        s
+        for s in spans
+        if not any(
+            (a <= s.start and s.end <= b)
+            or (s.entity_type == "ORGANIZATION" and a < s.end and s.start < b)
+            for a, b in zones
+        )
+    ]
 
 
 def _merge(spans: list[Span]) -> list[Span]:

@@ -6,6 +6,7 @@ entity types. Unknown entity types, validator names or YAML keys fail at load ti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
@@ -14,16 +15,29 @@ from presidio_analyzer import EntityRecognizer
 from privacy.entities import ENTITY_TYPES
 from privacy.recognizers.base import BoundedPatternRecognizer, RecognizerSpec
 from privacy.recognizers.lexicon import (
+    AU_STATE,
+    BANK_NAME,
+    CA_PROVINCE,
+    CREDENTIAL,
     MONTH,
     NAME,
+    NAME_STOP_ALT,
     NAME_WORD,
+    ORG_SUFFIX,
     STATE,
     STATE_NO_TITLE,
     STREET_SUFFIX,
+    validate_organization,
     validate_person,
-    validate_person_in_context,
+    validate_town,
 )
 from privacy.recognizers.ner import SpacyNerRecognizer
+from privacy.recognizers.person_lexicon import (
+    PersonLexiconRecognizer,
+    validate_person_cased,
+    validate_person_in_context,
+)
+from privacy.recognizers.phone import PhoneNumbersRecognizer
 from privacy.recognizers.validators import VALIDATORS
 
 __all__ = ["MACROS", "load_recognizers", "load_specs"]
@@ -38,6 +52,12 @@ MACROS: dict[str, str] = {
     "{STATE_NO_TITLE}": STATE_NO_TITLE,
     "{SUFFIX}": STREET_SUFFIX,
     "{ID_CUE_END}": ID_CUE_END,
+    "{ORG_SUFFIX}": ORG_SUFFIX,
+    "{ORG_STOP}": NAME_STOP_ALT,
+    "{BANK_NAME}": BANK_NAME,
+    "{CA_PROVINCE}": CA_PROVINCE,
+    "{AU_STATE}": AU_STATE,
+    "{CREDENTIAL}": CREDENTIAL,
 }
 
 
@@ -47,21 +67,28 @@ def _expand(regex: str) -> str:
     return regex
 
 
+def _validators() -> dict[str, Callable[[str], bool | None]]:
+    from privacy.recognizers.web import VALIDATORS as WEB_VALIDATORS
+
+    return {
+        **VALIDATORS,
+        **WEB_VALIDATORS,
+        "person": validate_person,
+        "person_in_context": validate_person_in_context,
+        "person_cased": validate_person_cased,
+        "organization": validate_organization,
+        "town": validate_town,
+    }
+
+
 @cache
 def load_specs() -> tuple[RecognizerSpec, ...]:
     """Parse and validate patterns.yaml (cached)."""
     import yaml
 
-    from privacy.recognizers.web import VALIDATORS as WEB_VALIDATORS
-
     raw = yaml.safe_load(resources.files(__package__).joinpath("patterns.yaml").read_text("utf-8"))
     specs = []
-    validators = {
-        **VALIDATORS,
-        **WEB_VALIDATORS,
-        "person": validate_person,
-        "person_in_context": validate_person_in_context,
-    }
+    validators = _validators()
     for item in raw:
         spec = RecognizerSpec.model_validate(item)
         if spec.entity not in ENTITY_TYPES:
@@ -70,6 +97,8 @@ def load_specs() -> tuple[RecognizerSpec, ...]:
             raise ValueError(f"recognizer {spec.name}: unknown validator {spec.validator}")
         for pattern in spec.patterns:
             pattern.regex = _expand(pattern.regex)
+        if spec.anchor is not None:
+            spec.anchor = _expand(spec.anchor)
         specs.append(spec)
     names = [s.name for s in specs]
     if len(names) != len(set(names)):
@@ -80,20 +109,18 @@ def load_specs() -> tuple[RecognizerSpec, ...]:
 def load_recognizers(
     entities: frozenset[str] | set[str], timeout_s: float, *, with_ner: bool = True
 ) -> list[EntityRecognizer]:
-    """Instantiate the recognizers that emit any of ``entities``."""
-    from privacy.recognizers.web import VALIDATORS as WEB_VALIDATORS
-
-    validators = {
-        **VALIDATORS,
-        **WEB_VALIDATORS,
-        "person": validate_person,
-        "person_in_context": validate_person_in_context,
-    }
+    """Instantiate the recognizers that emit any of ``entities``: the YAML pattern recognizers,
+    the lexicon name finder, the libphonenumber finder and (``with_ner``) spaCy's NER."""
+    validators = _validators()
     recognizers: list[EntityRecognizer] = [
         BoundedPatternRecognizer(spec, validators.get(spec.validator or ""), timeout_s)
         for spec in load_specs()
         if spec.entity in entities
     ]
+    if "PERSON" in entities:
+        recognizers.append(PersonLexiconRecognizer())
+    if "PHONE" in entities:
+        recognizers.append(PhoneNumbersRecognizer())
     ner_entities = [e for e in ("PERSON", "LOCATION") if e in entities]
     if with_ner and ner_entities:
         recognizers.append(SpacyNerRecognizer(ner_entities))

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import yaml
 
 __all__ = [
+    "AU_STATE",
+    "BANK_NAME",
+    "CA_PROVINCE",
+    "CREDENTIAL",
+    "LEXICON_WORDS",
     "MONTH",
     "NAME",
     "NAME_STOP",
+    "NAME_STOP_ALT",
     "NAME_WORD",
     "NOT_CITIES",
+    "ORG_GENERIC",
+    "ORG_SUFFIX",
     "ORG_WORDS",
     "STATE",
     "STATE_NO_TITLE",
     "STREET_SUFFIX",
+    "validate_organization",
     "validate_person",
-    "validate_person_in_context",
+    "validate_town",
 ]
 
 _WORDS = yaml.safe_load(resources.files(__package__).joinpath("lexicon.yaml").read_text("utf-8"))
+LEXICON_WORDS: dict[str, Any] = _WORDS
+"""lexicon.yaml as loaded (read-only by convention)."""
 
 STATE_ABBR: list[str] = _WORDS["state_abbr"].split()
 STATE_NAMES: list[str] = _WORDS["state_names"]
@@ -45,8 +57,26 @@ MONTH = (
 )
 MONTH = rf"(?:{MONTH})\.?"
 
-STREET_SUFFIX = "|".join(_WORDS["street_suffix"].split())
-"""USPS street suffixes as a regex alternation."""
+STREET_SUFFIX = "|".join(
+    sorted(set(_WORDS["street_suffix"].split() + _WORDS["street_suffix_intl"].split()))
+)
+"""USPS street suffixes plus those of the UK, Ireland, Australia, Canada (regex alternation)."""
+
+ORG_SUFFIX = "|".join(sorted(_WORDS["org_suffix"].split(), key=len, reverse=True))
+"""The last word of an organisation's name ("Hospital", "Clinic", "Inc", "Ltd", "Bank")."""
+
+ORG_GENERIC = frozenset(_WORDS["org_generic"].split())
+"""Words that with a suffix make a generic description ("Family Practice"), not a name."""
+
+BANK_NAME = "|".join(
+    sorted((n.replace(" ", r"[ \t]") for n in _WORDS["bank_names"]), key=len, reverse=True)
+)
+"""Banks usually named without a suffix (regex alternation)."""
+
+CA_PROVINCE = "|".join(_WORDS["ca_provinces"].split())
+AU_STATE = "|".join(_WORDS["au_states"].split())
+CREDENTIAL = "|".join(sorted(_WORDS["credentials"].split(), key=len, reverse=True))
+"""Post-nominal credentials ("MD", "PhD", "FRCP") as a regex alternation."""
 
 NAME_STOP = frozenset(_WORDS["name_stop"].split())
 """Capitalized words that are not (part of) a person's name."""
@@ -57,6 +87,8 @@ ORG_WORDS = frozenset(_WORDS["org_words"].split())
 _STOP_ALT = "|".join(
     sorted((w.capitalize() for w in NAME_STOP if w.isalpha()), key=len, reverse=True)
 )
+NAME_STOP_ALT = _STOP_ALT
+"""The stop words, capitalized, as a regex alternation."""
 
 NAME_WORD = r"(?:[A-Z]['\u2019])?[A-Z][A-Za-z]{0,24}[a-z](?:-[A-Z][A-Za-z]{0,24}[a-z])?"
 """One capitalized name word: Smith, McDonald, O'Brien, Smith-Jones."""
@@ -64,16 +96,10 @@ NAME_WORD = r"(?:[A-Z]['\u2019])?[A-Z][A-Za-z]{0,24}[a-z](?:-[A-Z][A-Za-z]{0,24}
 NAME = (
     rf"{NAME_WORD}(?:[ \t]{{1,2}}(?:[A-Z]\.?[ \t]{{1,2}})?"
     rf"(?!(?:{_STOP_ALT})(?![\w'\u2019-])){NAME_WORD}){{0,2}}"
+    r"(?:,?[ \t](?:Jr|Sr)\.?(?![\w])|[ \t](?:II|III|IV)(?![\w]))?"
 )
-"""Up to three name words with an optional middle initial; stops before a stop word."""
-
-
-def validate_person_in_context(value: str) -> bool | None:
-    """A capitalized pair after "with/from/by": a name unless a word says organisation/place."""
-    words = [w.strip(",.").lower() for w in value.split()]
-    if any(w in NAME_STOP or w in ORG_WORDS for w in words):
-        return False
-    return None
+"""Up to three name words with an optional middle initial and Jr./Sr./II/III; stops before a
+stop word."""
 
 
 def validate_person(value: str) -> bool | None:
@@ -82,5 +108,29 @@ def validate_person(value: str) -> bool | None:
     if not words or words[0] in NAME_STOP or len(words[0]) < 2:
         return False
     if len(words) > 1 and words[-1] in ORG_WORDS:  # "Internal Medicine", "Mercy Hospital"
+        return False
+    return None
+
+
+def validate_organization(value: str) -> bool | None:
+    """An organisation's name needs one word that is not generic ("Cardiac Surgery" is not a
+    name, "Hoffman Memorial Hospital" is) and must not start with a stop word."""
+    words = [w.strip(",.").lower() for w in value.split() if w.strip(",.&")]
+    if not words or words[0] in NAME_STOP:
+        return False
+    if all(w in ORG_GENERIC for w in words):
+        return False
+    return None
+
+
+_NOT_TOWNS = frozenset(_WORDS["not_towns"].split())
+
+
+def validate_town(value: str) -> bool | None:
+    """A town before a postcode: not a label ("Postcode"), a stop word or a state/country."""
+    words = [w.strip(",.").lower() for w in value.split()]
+    if not words or words[0] in NAME_STOP or words[0] in _NOT_TOWNS:
+        return False
+    if value.lower() in NOT_CITIES:
         return False
     return None

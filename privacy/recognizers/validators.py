@@ -143,7 +143,62 @@ def _date_numeric(value: str) -> bool:
     return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
 
 
+_DIGIT_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+
+
+def _ssn_spelled(value: str) -> bool:
+    """Nine number words ("one two three ...") that spell a valid SSN."""
+    words = [w for w in value.lower().replace(",", " ").replace("-", " ").split() if w != "dash"]
+    digits = "".join(_DIGIT_WORDS.get(w, "") for w in words)
+    return len(digits) == 9 and _ssn(digits)
+
+
+def _ppsn_ok(value: str) -> bool:
+    """Irish PPS number: 7 digits, a check letter, an optional letter (mod-23 checksum)."""
+    digits, letters = value[:7], value[7:].upper()
+    total = sum(int(d) * w for d, w in zip(digits, range(8, 1, -1), strict=True))
+    if len(letters) == 2 and letters[1] != "W":
+        total += (ord(letters[1]) - 64) * 9
+    return "WABCDEFGHIJKLMNOPQRSTUV"[total % 23] == letters[0]
+
+
+def _national_id(value: str) -> bool | None:
+    """UK National Insurance, Irish PPSN, Canadian SIN (Luhn), Australian TFN (mod 11)."""
+    compact = value.replace(" ", "").replace("-", "")
+    if compact[:7].isdigit() and len(compact) in (8, 9) and compact[7:].isalpha():
+        return _ppsn_ok(compact)
+    if compact.isdigit():
+        if len(set(compact)) <= 1:
+            return False
+        if len(compact) == 9 and luhn(compact):
+            return True  # SIN
+        if len(compact) in (8, 9):
+            weights = (1, 4, 3, 7, 5, 8, 6, 9, 10)[: len(compact)]
+            tfn_ok = sum(int(d) * w for d, w in zip(compact, weights, strict=True)) % 11 == 0
+            return True if tfn_ok else None  # cue-only patterns reach here: the cue stands
+        return None
+    if len(compact) == 9 and compact[:2].isalpha() and compact[2:8].isdigit():
+        prefix = compact[:2].upper()
+        return prefix not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+    return None
+
+
 VALIDATORS: dict[str, Callable[[str], bool | None]] = {
+    "ssn_spelled": _ssn_spelled,
+    "national_id": _national_id,
+    "digits5": _min_digits(5),
     "card": _card,
     "npi": _npi,
     "aba": _aba,

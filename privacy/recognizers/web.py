@@ -5,6 +5,7 @@ The suffix list is tldextract's bundled snapshot (privacy.offline); nothing is d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from privacy.offline import offline_tldextract
@@ -31,4 +32,20 @@ def _url(value: str) -> bool | None:
     return None if schemed else False
 
 
-VALIDATORS: dict[str, Callable[[str], bool | None]] = {"email": _email, "url": _url}
+def _email_spelled(value: str) -> bool:
+    """ "jane dot doe at mercy dot org" / "jane(at)mercy(dot)org": the address it spells must
+    have a real public suffix."""
+    text = re.sub(r"[ \t]*[\(\[\{]?\b(at)\b[\)\]\}]?[ \t]*", "@", value, count=0, flags=re.I)
+    text = re.sub(r"[ \t]*[\(\[\{]?\b(dot)\b[\)\]\}]?[ \t]*", ".", text, flags=re.I)
+    text = text.replace(" ", "")
+    if text.count("@") != 1:
+        return False
+    local, host = text.split("@")
+    return bool(local) and "." in host and _has_public_suffix(host.lower())
+
+
+VALIDATORS: dict[str, Callable[[str], bool | None]] = {
+    "email": _email,
+    "url": _url,
+    "email_spelled": _email_spelled,
+}

@@ -201,14 +201,18 @@ def _clinical_note(v: _Values) -> Doc:
     else:
         d.lit(v.age_under_90() + "-year-old")
     d.lit(f" {v.pick('woman', 'man')} who presents with {v.pick(*_CONDITIONS)}. ")
-    d.lit(
-        v.pick(
-            "Transferred from Mercy General Hospital. ",
-            "Seen first at Boston Medical Center. ",
-            "Coverage is through Blue Cross Blue Shield. ",
-            "Referred by Internal Medicine. ",
+    # Hospitals are identifiers (ORGANIZATION); an insurer or a department is not.
+    lead, org, tail = v.rng.choice(
+        (
+            ("Transferred from ", "Mercy General Hospital", ". "),
+            ("Seen first at ", "Boston Medical Center", ". "),
+            ("Coverage is through Blue Cross Blue Shield. ", "", ""),
+            ("Referred by Internal Medicine. ", "", ""),
         )
     )
+    d.lit(lead)
+    if org:
+        d.ent("ORGANIZATION", org).lit(tail)
     d.lit(f"Current medications include {v.pick(*_MEDS)} and {v.pick(*_MEDS)}. ")
     d.lit(v.pick("Brought in by a neighbor, ", "History obtained from ", "Collateral from "))
     d.ent("PERSON", f"{v.first()} {v.last()}").lit(
@@ -286,13 +290,17 @@ def _bank_chat(v: _Values) -> Doc:
     d.ent("PERSON", f"{v.first()} {v.last()}").lit(
         v.pick(" co-signed the loan.\n", " has access too.\n")
     )
-    d.lit(
-        v.pick(
-            "Agent: Did you pay with Apple Pay? ",
-            "Agent: Was it sent by Wells Fargo? ",
-            "Agent: Is that the card from Capital One? ",
+    # Banks are identifiers (ORGANIZATION); a payment product is not.
+    lead, org, tail = v.rng.choice(
+        (
+            ("Agent: Did you pay with Apple Pay? ", "", ""),
+            ("Agent: Was it sent by ", "Wells Fargo", "? "),
+            ("Agent: Is that the card from ", "Capital One", "? "),
         )
     )
+    d.lit(lead)
+    if org:
+        d.ent("ORGANIZATION", org).lit(tail)
     d.lit("Customer: Yes.\n")
     d.lit("Agent: I see a transfer to IBAN ").ent("IBAN", v.eu.iban()).lit(" on ")
     d.ent("DATE", v.date()).lit(" for 2,450.00 USD. Was that you?\n")
