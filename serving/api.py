@@ -12,10 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving import openapi
 from serving.http import admin, audit, openai
 from serving.http.drive import error_json, pipelines, state
 from serving.http.scope import RequestScope
+from serving.limits import RequestLimiter
 from serving.pipeline.errors import error_response
+from serving.protocol import RequestLimits
 
 __all__ = ["create_api", "error_response"]
 
@@ -26,18 +29,27 @@ UNRECORDED = frozenset({"/healthz", "/readyz", "/audit/app.js", "/audit/app.css"
 
 
 def create_api(
-    max_body_bytes: int = 1_048_576, metrics_public: bool = False, behind_ray: bool = False
+    max_body_bytes: int = 1_048_576,
+    metrics_public: bool = False,
+    behind_ray: bool = False,
+    limits: RequestLimits | None = None,
+    openapi_public: bool = False,
 ) -> FastAPI:
     """The HTTP app. Whoever hosts it sets ``app.state.gateway`` (serving/gateway.py),
     ``app.state.audit`` (an AuditClient) and ``app.state.policy_reloader``. ``behind_ray``:
-    Ray Serve's HTTP server puts the request id on responses (serving/http/request_id.py)."""
+    Ray Serve's HTTP server puts the request id on responses (serving/http/request_id.py).
+    ``limits``: per-request caps (serving/limits.py); ``openapi_public``: /openapi.json
+    without a key."""
     app = FastAPI(title="Bastion", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = None
     app.state.policy_reloader = None
     app.state.audit = None
     app.state.metrics_public = metrics_public
+    app.state.limits = limits
+    app.state.openapi_public = openapi_public
+    app.add_middleware(RequestLimiter, limits=limits)
     app.add_middleware(RequestScope, max_body_bytes=max_body_bytes, behind_ray=behind_ray)
-    for router in (openai.router, admin.router, audit.router):
+    for router in (openai.router, admin.router, audit.router, openapi.router):
         app.include_router(router)
 
     async def unrouted(request: Request, exc: Exception) -> JSONResponse:

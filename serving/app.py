@@ -269,9 +269,16 @@ class Ingress:
 
     def __serve_build_asgi_app__(self) -> Any:
         from serving.api import create_api
+        from serving.limits import request_limits
 
         server = self.settings.server
-        api = create_api(server.max_body_bytes, server.metrics_public, behind_ray=True)
+        api = create_api(
+            server.max_body_bytes,
+            server.metrics_public,
+            behind_ray=True,
+            limits=request_limits(self.settings),
+            openapi_public=server.openapi_public,
+        )
         api.state.gateway = self.gateway
         api.state.policy_reloader = self.reloader
         api.state.audit = self.audit

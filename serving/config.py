@@ -108,7 +108,12 @@ class EmbeddingConfig(_Replicated):
         None, description="Sentence-transformers directory; empty means the bundled MiniLM."
     )
     max_batch_size: int = Field(32, ge=1, description="Inputs per Serve batch.")
-    max_inputs: int = Field(256, ge=1, description="Most inputs one request may embed.")
+    max_inputs: int = Field(
+        256,
+        ge=1,
+        description="Most inputs one embedding request may carry; more is rejected (400) "
+        "before anything is redacted.",
+    )
 
 
 class PolicySettings(_Strict):
@@ -146,6 +151,15 @@ class ServerConfig(_Strict):
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
     metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
+    openapi_public: bool = Field(
+        False, description="Serve the OpenAPI document (/openapi.json) without an API key."
+    )
+    max_messages: int = Field(
+        2048,
+        ge=1,
+        description="Most messages one chat request may carry; a longer one is rejected (400) "
+        "before anything is tokenized or redacted.",
+    )
     ray_num_cpus: int | None = Field(
         None,
         ge=1,

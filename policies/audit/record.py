@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "api.models_listed",
     "admin.models_viewed",
     "metrics.scraped",
+    "api.openapi_viewed",
     "http.unknown_route",
 )
 

@@ -32,6 +32,7 @@ ROUTES: dict[str, Route] = {
     "/v1/audit/export": Route.AUDIT_EXPORT,
     "/audit": Route.AUDIT_PAGE,
     "/metrics": Route.METRICS,
+    "/openapi.json": Route.OPENAPI,
 }
 # Paths whose metrics label is the path itself; anything else is "other" (never client text).
 _LABELLED = frozenset({*ROUTES, "/healthz", "/readyz"})

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -81,36 +80,9 @@ def _body(message: str, status: int, param: str | None = None, code: str | None 
     }
 
 
-_PARAM = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
-
-
-def _loc_part(part: object) -> str:
-    """A location element safe to echo: list indexes and snake_case parameter names. Any other
-    key is client-chosen text (it could be a name) and is shown as "?"."""
-    if isinstance(part, int):
-        return str(part)
-    text = str(part)
-    return text if _PARAM.match(text) else "?"
-
-
 def _validation_message(errors: list[Any]) -> tuple[str, str | None]:
-    if not errors:
-        return "invalid request", None
-    first = errors[0]
-    loc = [_loc_part(p) for p in first.get("loc", ()) if p != "body"]
-    param = ".".join(loc) or None
-    kind = first.get("type", "")
-    if kind == "json_invalid":
-        return "request body is not valid JSON", None
-    if kind == "extra_forbidden":
-        if "?" in loc:
-            return "unrecognized request argument", None
-        return f"unrecognized request argument: {param}", param
-    if kind == "missing":
-        return f"missing required argument: {param}", param
-    # pydantic's message; "input" (which may hold request content) is never included
-    msg = first.get("msg", "invalid value").removeprefix("Value error, ")
-    return (f"invalid value for {param}: {msg}" if param else msg), param
+    # Names only fields the API defines, never input values (serving/protocol.py).
+    return protocol.validation_message(errors)
 
 
 def _validation_errors(exc: BaseException) -> list[Any] | None:

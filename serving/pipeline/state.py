@@ -45,6 +45,7 @@ class Route(StrEnum):
     AUDIT_EXPORT = "audit.exported"
     AUDIT_PAGE = "audit.page_viewed"
     METRICS = "metrics.scraped"
+    OPENAPI = "api.openapi_viewed"
     UNKNOWN = "http.unknown_route"
 
     @property
