@@ -103,30 +103,42 @@ class ModelServerShell:
 
 
 class EmbedderShell:
-    """Ray replica hosting the sentence-embedding model; concurrent requests are batched."""
+    """Ray replica hosting the sentence-embedding model. Inputs of concurrent requests are
+    batched, at most ``max_batch_size`` inputs per batch (``embeddings.max_batch_size``); a
+    request with more inputs is split across batches."""
 
-    def __init__(self, name: str, path: str | None) -> None:
+    def __init__(self, name: str, path: str | None, max_batch_size: int = 32) -> None:
         from models.embeddings import Embedder
 
         self.embedder = Embedder(name, path)
         self.embedder.start()
+        self.max_batch_size = max_batch_size
+        self._embed_batch.set_max_batch_size(max_batch_size)
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
-    async def _embed_batch(self, batches: list[list[str]]) -> list[list[list[float]]]:
+    @serve.batch(
+        max_batch_size=32,  # set per replica from the configuration (__init__)
+        batch_wait_timeout_s=0.005,
+        batch_size_fn=lambda chunks: sum(len(chunk) for chunk in chunks),
+    )
+    async def _embed_batch(self, chunks: list[list[str]]) -> list[list[list[float]]]:
         # Off the event loop: it is the replica's own loop (ray_env.SERVE_TUNING_ENV).
-        texts = [text for batch in batches for text in batch]
+        texts = [text for chunk in chunks for text in chunk]
         vectors = await asyncio.to_thread(self.embedder.embed, texts)
         out, i = [], 0
-        for batch in batches:
-            out.append(vectors[i : i + len(batch)])
-            i += len(batch)
+        for chunk in chunks:
+            out.append(vectors[i : i + len(chunk)])
+            i += len(chunk)
         return out
 
     async def embed(self, texts: list[str]) -> dict[str, Any]:
         tokens, error = self.embedder.check_lengths(texts)
         if error:
             return {"error": error}
-        return {"vectors": await self._embed_batch(texts), "prompt_tokens": tokens}
+        size = self.max_batch_size
+        parts = await asyncio.gather(
+            *(self._embed_batch(texts[i : i + size]) for i in range(0, len(texts), size))
+        )
+        return {"vectors": [v for part in parts for v in part], "prompt_tokens": tokens}
 
 
 class AuditSequencerShell:
@@ -332,7 +344,7 @@ def build_app(settings: Settings) -> Application:
     emb = settings.embeddings
     embedder = serve.deployment(
         EmbedderShell, name="Embedder", **_options(emb, {site_resource(emb.site): 0.001})
-    ).bind(emb.name, emb.path)
+    ).bind(emb.name, emb.path, emb.max_batch_size)
     audit = serve.deployment(AuditSequencerShell, **SEQUENCER_OPTIONS).bind(
         settings.audit.model_dump(mode="json"), str(settings.data_dir), settings.log_level
     )

@@ -110,6 +110,12 @@ def test_completions(client):
 def test_embeddings(client):
     r = client.embeddings.create(model="all-minilm-l6-v2", input=["alpha", "beta"])
     assert len(r.data) == 2 and len(r.data[0].embedding) == 384
+    # More inputs than embeddings.max_batch_size (32): split across batches, order kept.
+    many = [f"note number {i}" for i in range(70)]
+    big = client.embeddings.create(model="all-minilm-l6-v2", input=many)
+    assert [d.index for d in big.data] == list(range(70))
+    one = client.embeddings.create(model="all-minilm-l6-v2", input=many[69])
+    assert big.data[69].embedding == pytest.approx(one.data[0].embedding, abs=1e-5)
 
 
 def test_models_list(client):
@@ -303,3 +309,10 @@ def test_logs_are_json_with_request_ids_and_no_prompt_text(server, client):
     ]
     for entry in bastion_lines:
         assert "request_id" in entry
+    # The model replica's own lines carry the request's id (Ray prefixes forwarded lines).
+    model_lines = [
+        json.loads(line[line.index("{") :])
+        for line in server.logs().splitlines()
+        if '"logger": "bastion.model"' in line and '"generation ' in line
+    ]
+    assert model_lines and all(len(entry["request_id"]) == 36 for entry in model_lines)
