@@ -5,6 +5,7 @@ recorded with their stage and error type (real model, real redaction, real SQLit
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +15,17 @@ from policies.access import AuthenticationFailed
 from policies.audit import RecordFilter
 from policies.decide import PolicyDenied
 from serving.audit_client import LocalAuditClient
-from serving.pipeline import InvalidRequest, Pipelines, RequestState, Route, chunks, whole
+from serving.pipeline import (
+    InvalidRequest,
+    Item,
+    Pipeline,
+    Pipelines,
+    RequestState,
+    Route,
+    Stage,
+    chunks,
+    whole,
+)
 from tests.serving.conftest import MODEL
 
 
@@ -129,3 +140,35 @@ def test_authentication_comes_before_the_body_is_read(api, pipelines):
     assert state.reads == []  # type: ignore[attr-defined]
     (record,) = _records(api, state.request_id)
     assert record.event_type == "auth.failed" and record.actor.key_id == "0123456789abcdef"
+
+
+class _GuardThatBlocks(Stage):
+    """Stands in for a later output guard that stops an answer mid-stream (the guard does not
+    exist yet; the runner's handling of a stage failing on the way back is what is tested)."""
+
+    name = "output_guard"
+
+    async def wrap(self, state: RequestState, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+        async for item in items:
+            yield item
+            raise InvalidRequest("blocked by the output guard")
+
+
+def test_a_stage_failing_mid_stream_is_recorded_with_its_stage(api, pipelines):
+    stages = [
+        _GuardThatBlocks() if s.name == "output_guard" else s for s in pipelines.inference.stages
+    ]
+    pipeline = Pipeline(stages)
+    state = _state(Route.CHAT, _chat(stream=True, max_tokens=16), api.keys["app"])
+    received: list[Item] = []
+
+    async def run() -> None:
+        async for item in await pipeline.open(state):
+            received.append(item)
+
+    with pytest.raises(InvalidRequest):
+        api.aio.run(run())
+    assert len(received) == 1  # the first piece went out, then the guard stopped the stream
+    (record,) = _records(api, state.request_id)
+    assert record.detail["stage"] == "output_guard" and record.status_code == 400
+    assert record.outcome == "failure" and record.stream is True
