@@ -15,6 +15,7 @@ process with BLAS/OpenMP threads pinned to 1, so chars/s is per core; it is meas
 pass that is scored, plus ``--repeat - 1`` more passes (median).
 
     .venv/bin/python bench/privacy.py [--families narrative,email] [--limit 50] [--out t.md]
+                                      [--tuning 200]
 
 The evaluation families only report: never tune a detector against what this prints.
 """
@@ -65,6 +66,21 @@ VANILLA_TYPES = {
     "AU_MEDICARE": "MEMBER_ID",
     "AU_TFN": "SSN",
 }
+
+
+TUNING = "tuning corpus (in-sample)"
+
+
+def tuning_examples(n: int, seed: int = 20261202) -> list[Example]:
+    """``n`` documents of the tuning corpus the detectors are tuned on: an in-sample figure, a
+    regression check, not a measure of generalization."""
+    from privacy.eval import GoldSpan
+    from privacy.train.corpus import generate
+
+    return [
+        Example(f"tuning-{i}", ex.locale, ex.text, tuple(GoldSpan(*s) for s in ex.spans))
+        for i, ex in enumerate(generate(n, seed))
+    ]
 
 
 class System:
@@ -251,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timing passes (median)")
     parser.add_argument("--batch", type=int, default=16, help="batch size; 0 skips batch mode")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    parser.add_argument(
+        "--tuning",
+        type=int,
+        default=0,
+        help="also score N documents of the tuning corpus (privacy/train; in-sample, labelled so)",
+    )
     args = parser.parse_args(argv)
 
     families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -258,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     for fam in families:
         examples = load_family(fam)
         data[fam] = examples[: args.limit] if args.limit else examples
+    if args.tuning:
+        data[TUNING] = tuning_examples(args.tuning)
 
     t0 = time.perf_counter()
     bastion, redactor = bastion_system()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import random
 import string
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
     "Doc",
     "L",
     "aba_check",
+    "ascii_handle",
     "dea_check",
     "digits",
     "iban_check",
@@ -78,6 +80,13 @@ class Doc:
 def render(template: str, slots: dict[str, str | L]) -> Doc:
     """A new Doc from one template."""
     return Doc().fill(template, slots)
+
+
+def ascii_handle(name: str, keep: str = "") -> str:
+    """``name`` as people type it in an e-mail handle or a domain: accents dropped
+    ("Ó Sé" -> "ose"), lower case, letters and digits only (plus the characters in ``keep``)."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return "".join(c for c in folded.lower() if c.isalnum() or c in keep)
 
 
 def digits(rng: random.Random, n: int, first_nonzero: bool = False) -> str:

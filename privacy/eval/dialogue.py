@@ -12,6 +12,7 @@ from privacy.eval._render import (
     Doc,
     L,
     aba_check,
+    ascii_handle,
     digits,
     iban_check,
     letters,
@@ -457,7 +458,7 @@ class _Values:
         user = self.one(
             [f"{given}.{family}", f"{given[0]}{family}", f"{given}{self.r.randint(1, 99)}"]
         )
-        user = "".join(c for c in user.lower() if c.isalnum() or c == ".")
+        user = ascii_handle(user, keep=".")
         host = self.one(_MAIL_HOSTS)
         if self.r.random() < 0.3:
             spoken_host = host.replace(".", " dot ")
@@ -798,7 +799,7 @@ def _clinic_chat(v: _Values, doc: Doc) -> None:
                     "URL",
                     (
                         f"https://portal.{v.one(['carenet', 'myhealth', 'patientview'])}.org/u/"
-                        f"{given.lower()}{r.randint(10, 99)}"
+                        f"{ascii_handle(given)}{r.randint(10, 99)}"
                     ),
                 ),
                 " gives me an error\n",

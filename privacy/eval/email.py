@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import random
 
-from privacy.eval._render import Doc, L, digits, iban_check, letters, luhn_complete
+from privacy.eval._render import (
+    Doc,
+    L,
+    ascii_handle,
+    digits,
+    iban_check,
+    letters,
+    luhn_complete,
+)
 
 __all__ = ["N_DOCS", "SEED", "generate"]
 
@@ -269,7 +277,7 @@ class _Pick:
         return self.any(_GIVEN[self.loc]), self.any(_SURN[self.loc])
 
     def mailbox(self, given: str, surname: str) -> str:
-        clean = lambda s: "".join(c for c in s.lower() if c.isascii() and c.isalnum())  # noqa: E731
+        clean = ascii_handle
         user = self.any(
             [
                 f"{clean(given)}.{clean(surname)}",
@@ -445,9 +453,9 @@ def _signature(p: _Pick, given: str, surname: str, org: str | None) -> list[str 
                     "URL",
                     (
                         f"https://www."
-                        f"{''.join(c for c in (org or surname).lower() if c.isalpha())[:18]}."
+                        f"{ascii_handle(org or surname)[:18]}."
                         f"{p.any(['com', 'org', 'co.uk', 'com.au', 'ie', 'ca'])}/"
-                        f"{p.any(['contact', 'team/' + given.lower()[:6]])}"
+                        f"{p.any(['contact', 'team/' + ascii_handle(given)[:6]])}"
                     ),
                 ),
                 "\n",
@@ -468,10 +476,7 @@ def _patient_to_practice(p: _Pick) -> Doc:
             "To: reception <",
             L(
                 "EMAIL",
-                (
-                    f"reception@{''.join(c for c in practice.lower() if c.isalpha())[:14]}."
-                    f"{p.any(['org', 'com', 'ie', 'co.uk'])}"
-                ),
+                (f"reception@{ascii_handle(practice)[:14]}.{p.any(['org', 'com', 'ie', 'co.uk'])}"),
             ),
             ">\n",
         ]

@@ -13,6 +13,7 @@ from privacy.eval._render import (
     Doc,
     L,
     aba_check,
+    ascii_handle,
     dea_check,
     digits,
     iban_check,
@@ -540,7 +541,7 @@ def _kyc(m: _Make) -> Doc:
         "E-mail",
         L(
             "EMAIL",
-            (f"{first.lower()[:1]}{last.lower().replace(' ', '')}@{m.c(_MAIL_DOMAINS)}"),
+            (f"{ascii_handle(first)[:1]}{ascii_handle(last)}@{m.c(_MAIL_DOMAINS)}"),
         ),
         sep,
     )
@@ -796,7 +797,7 @@ def _intake(m: _Make) -> Doc:
             L(
                 "URL",
                 (
-                    f"www.{first.lower()}{last.lower().replace(' ', '')}."
+                    f"www.{ascii_handle(first)}{ascii_handle(last)}."
                     f"{m.c(['com', 'net', 'ie', 'com.au', 'ca'])}"
                 ),
             ),
