@@ -182,7 +182,9 @@ def detector_label() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown commit (not a git checkout)"
+        # An exported tree (git archive) names its commit in the environment.
+        commit = os.environ.get("BASTION_GIT_COMMIT")
+        return f"git {commit} (exported tree)" if commit else "unknown commit (not a git checkout)"
     return f"git {head}" + (" + uncommitted changes under privacy/" if dirty else "")
 
 
