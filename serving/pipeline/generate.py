@@ -90,8 +90,7 @@ async def _close(stream: Any) -> None:
 
 
 class Generate(Stage):
-    """Owns ``upstream``, ``first_item``, ``first_token_at``, ``usage`` and ``output`` (the
-    answer in placeholder form, as the model wrote it)."""
+    """Owns ``upstream``, ``first_item``, ``first_token_at`` and ``usage``."""
 
     name = "generate"
 
@@ -163,7 +162,6 @@ class Generate(Stage):
                 if isinstance(item, EngineFailure):
                     _raise_failure(item)
                 assert isinstance(item, Delta)
-                state.output.append(item.text)
                 if item.finish_reason is not None:
                     state.usage = item.usage or Usage(0, 0)
                     self._observe(state)

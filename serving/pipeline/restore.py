@@ -14,11 +14,16 @@ __all__ = ["Restore"]
 
 
 class Restore(Stage):
+    """Owns ``output``: the answer as it reaches this stage — in placeholder form, after output
+    redaction and the output guard — which is all that audit content capture may keep."""
+
     name = "restore"
 
     async def wrap(self, state: RequestState, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
         if state.redaction is None:  # nothing was redacted, nothing to restore
             async for item in items:
+                if isinstance(item, Delta):
+                    state.output.append(item.text)
                 yield item
             return
         restorer = state.redaction.stream_restorer()
@@ -26,6 +31,7 @@ class Restore(Stage):
             if not isinstance(item, Delta):
                 yield item
                 continue
+            state.output.append(item.text)
             text = restorer.feed(item.text)
             if item.finish_reason is not None:
                 text += restorer.flush()

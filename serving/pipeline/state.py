@@ -120,6 +120,7 @@ class RequestState:
     first_item: Delta | EngineFailure | Embeddings | None = field(default=None, repr=False)
     first_token_at: float | None = None
     usage: Usage | None = None
+    # -- restore ----------------------------------------------------------------------------------
     output: list[str] = field(default_factory=list, repr=False)  # placeholder-form answer
     # -- action (the work of a non-inference route) -----------------------------------------------
     result: Any = field(default=None, repr=False)
