@@ -14,10 +14,11 @@ How the text is cut (all decisions depend on the text only, never on how it was 
   stream ends). A word is *suspect* when it could be part of an identifier: it has a digit, an
   upper-case letter, ``@``, an inner ``.``, ``/``, ``:`` or ``#``, or it is one of a few lower-case
   words found inside identifiers (number words, street words, name particles, months, ``at``,
-  ``dot``). A capitalized function word that starts a sentence ("Sure", "The") and ``I`` are
-  not suspect. Every other word is *inert*.
+  ``dot``). A capitalized function word that starts a sentence ("Sure", "The"), ``I`` and a
+  list marker that starts a line ("1.") are not suspect. Every other word is *inert*.
 - Inert words outside a block are emitted at once, without detection.
-- A suspect word opens a *block*. The block closes after ``close_words`` inert words in a row,
+- A suspect word opens a *block*. The block closes after ``close_words`` inert words in a row
+  (one when the block is a single capitalized word that starts a sentence: "High blood …"),
   at a newline, or when it exceeds ``max_hold_chars``. Then ``detect`` runs once on a window:
   up to ``context_chars`` of already-emitted text (cue words such as "MRN", never re-emitted)
   plus the block and the inert words after it. Every span in the unsent part is replaced. A
@@ -63,6 +64,7 @@ _INNER_MARK = re.compile(r"[@#/:\\]|\w\.\w")
 _CONTRACTION = re.compile(r"(?:['\u2019](?:s|re|m|ll|ve|d|t)|n['\u2019]t)$")
 _SEP = re.compile(r"[\s_-]+")
 _NAME_PART = re.compile(r"[A-Z][\w'\u2019-]{2,}")
+_LIST_MARKER = re.compile(r"\d{1,2}[.)]")  # "1." or "2)" at the start of a line
 
 # Lower-case words that occur inside identifiers (spelled numbers, addresses, names, dates,
 # spelled-out e-mail addresses). Everything else that is lower case is inert.
@@ -160,6 +162,8 @@ class OutputScanner:
         self._inert = 0  # complete inert words since the block's last suspect word
         self._last_word = 0  # start of the last complete word
         self._sentence_start = True
+        self._line_start = True
+        self._short = False  # the block is one capitalized word that starts a sentence
         self._remembered: dict[str, str] = {}  # redacted value -> entity type
         self._memory_re: re.Pattern[str] | None = None
         self._used = False
@@ -195,7 +199,7 @@ class OutputScanner:
             start, end = match.span()
             if match.group() == "\n":
                 self._scan = end
-                self._sentence_start = True
+                self._sentence_start = self._line_start = True
                 if self._block is not None:
                     out.append(self._close_block(start, hard=True))
                 continue
@@ -203,9 +207,14 @@ class OutputScanner:
                 break  # the word may go on in the next delta
             self._scan = end
             word = match.group()
-            suspect = _is_suspect(word, self._sentence_start)
+            if self._line_start and _LIST_MARKER.fullmatch(word):
+                suspect = False
+            else:
+                suspect = _is_suspect(word, self._sentence_start)
+            capitalized = self._sentence_start and word.isalpha() and word.istitle()
             if _core(word):
                 self._sentence_start = word.rstrip("\"')\u201d\u2019*_")[-1:] in ".!?:"
+            self._line_start = False
             self._last_word = start
             if self._block is None:
                 if not suspect:
@@ -215,13 +224,15 @@ class OutputScanner:
                 out.append(src[self._pos : start])
                 self._pos = self._block = start
                 self._inert = 0
+                self._short = capitalized
             elif suspect:
                 self._inert = 0
+                self._short = False
             else:
                 self._inert += 1
             if end - self._block > self._max_hold:
                 out.append(self._close_block(end, hard=True))
-            elif self._inert >= self._close:
+            elif self._inert >= (1 if self._short else self._close):
                 out.append(self._close_block(end, hard=False))
         if final:
             if self._block is not None:
@@ -247,6 +258,7 @@ class OutputScanner:
         spans = _merge(p for s in found for p in _cut(src, s, block, window_end, protected))
         if not hard and any(s.end > self._last_word for s in spans):
             self._inert = 0  # the identifier may go on: keep holding
+            self._short = False
             return ""
         for span in spans:
             value = src[span.start : span.end]

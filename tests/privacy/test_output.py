@@ -139,6 +139,9 @@ def test_nothing_held_without_a_suspect_word() -> None:
         ("Sure, the", "Sure,"),  # the trailing word may still grow
         ("The patient is well and", "The patient is well"),
         ("Call me", ""),  # capitalized mid-answer or not an opener: could be a name
+        ("High blood pressure", "High blood"),  # one capitalized word: one inert word closes it
+        ("Jane Porter is here", ""),  # two words: two inert words close it
+        ("1. Use clear words", "1. Use clear"),  # a list marker at the start of a line
     ],
 )
 def test_what_is_held_back(text: str, sent: str) -> None:
