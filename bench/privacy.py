@@ -125,8 +125,11 @@ def vanilla_system() -> tuple[System, Any]:
     return System("vanilla Presidio", run), engine
 
 
-def run_family(system: System, examples: Sequence[Example]) -> tuple[FamilyScore, float]:
-    """Score one pass over ``examples``; returns the score and the pass's wall time."""
+def run_family(
+    system: System, examples: Sequence[Example]
+) -> tuple[FamilyScore, dict[str, FamilyScore], float]:
+    """Score one pass over ``examples``: the whole score, the score per locale, and the pass's
+    wall time."""
     detections, redacted = [], []
     started = time.perf_counter()
     for ex in examples:
@@ -134,7 +137,13 @@ def run_family(system: System, examples: Sequence[Example]) -> tuple[FamilyScore
         detections.append(found)
         redacted.append(red)
     elapsed = time.perf_counter() - started
-    return score(examples, detections, redacted), elapsed
+    by_locale = {}
+    for locale in sorted({ex.locale for ex in examples}):
+        idx = [i for i, ex in enumerate(examples) if ex.locale == locale]
+        by_locale[locale] = score(
+            [examples[i] for i in idx], [detections[i] for i in idx], [redacted[i] for i in idx]
+        )
+    return score(examples, detections, redacted), by_locale, elapsed
 
 
 def timing(system: System, texts: Sequence[str], first: float, repeat: int) -> float:
@@ -202,6 +211,7 @@ def markdown(
     speed: list[tuple[str, float, float, float, float]],
     label: str,
     batch_line: str,
+    locale_scores: dict[str, dict[str, dict[str, FamilyScore]]] | None = None,
 ) -> str:
     systems = list(next(iter(scores.values())))
     a, b = systems
@@ -247,6 +257,24 @@ def markdown(
                     f"{_f(sc.precision(k))} ({sc.predicted[k]})" if sc.predicted.get(k) else "-",
                 ]
             lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    if locale_scores:
+        locales = sorted({loc for f in locale_scores.values() for loc in f[a]})
+        lines += [
+            "Recall / leak rate per locale:",
+            "",
+            "| family | system | " + " | ".join(locales) + " |",
+            "|---|---|" + "---:|" * len(locales),
+        ]
+        for fam, by_system in locale_scores.items():
+            for name, by_locale in by_system.items():
+                cells = [
+                    f"{_f(by_locale[loc].recall())} / {_pct(by_locale[loc].leak_rate())}"
+                    if loc in by_locale
+                    else ""
+                    for loc in locales
+                ]
+                lines.append(f"| {fam} | {name} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
         "Throughput, one request per text, single process, one thread (per core):",
@@ -297,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     scores: dict[str, dict[str, FamilyScore]] = {}
+    locale_scores: dict[str, dict[str, dict[str, FamilyScore]]] = {}
     sizes: dict[str, tuple[int, int, int]] = {}
     elapsed = {bastion.name: 0.0, vanilla.name: 0.0}
     for fam, examples in data.items():
@@ -304,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes[fam] = (len(examples), sum(len(ex.spans) for ex in examples), sum(map(len, texts)))
         scores[fam] = {}
         for system in (bastion, vanilla):
-            sc, first = run_family(system, examples)
+            sc, by_locale, first = run_family(system, examples)
             scores[fam][system.name] = sc
+            locale_scores.setdefault(fam, {})[system.name] = by_locale
             elapsed[system.name] += timing(system, texts, first, args.repeat)
             print(
                 f"{fam:<15} {system.name:<17} recall {sc.recall():.3f} precision "
@@ -331,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             f"`BatchAnalyzerEngine`): Bastion {n_chars / tb:,.0f} chars/s, vanilla "
             f"{n_chars / tv:,.0f} chars/s, ratio {tv / tb:.2f}x."
         )
-    table = markdown(scores, sizes, speed, detector_label(), batch_line)
+    table = markdown(scores, sizes, speed, detector_label(), batch_line, locale_scores)
     sys.stdout.write(table)
     if args.out:
         args.out.write_text(table, encoding="utf-8")
