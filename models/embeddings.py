@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from models.engines.base import EngineUnavailable
+from models.engines.base import EngineFailure, EngineUnavailable, FailureKind
 from models.weights import bundled_embedding_dir
 
-__all__ = ["Embedder"]
+__all__ = ["Embedded", "Embedder"]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An embedding request's answer on the wire: one normalized vector per input, in order,
+    and the tokens the inputs took (the usage figure)."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
 
 
 class Embedder:
@@ -50,25 +60,21 @@ class Embedder:
         tokenizer = self._model.tokenizer
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
 
-    def check_lengths(self, texts: list[str]) -> tuple[int, dict[str, str] | None]:
-        """``(prompt tokens, error)``: the error (wire format) when an input exceeds the model's
-        window — the model would silently truncate it."""
+    def check_lengths(self, texts: list[str]) -> tuple[int, EngineFailure | None]:
+        """``(prompt tokens, failure)``: the failure when an input exceeds the model's window —
+        the model would silently truncate it."""
         counts = self.count_tokens(texts)
         if max(counts) > self.max_tokens:
-            return sum(counts), {
-                "kind": "context_length",
-                "message": f"an input is {max(counts)} tokens; this model accepts "
-                f"{self.max_tokens}",
-            }
+            message = f"an input is {max(counts)} tokens; this model accepts {self.max_tokens}"
+            return sum(counts), EngineFailure(FailureKind.CONTEXT_LENGTH, message)
         return sum(counts), None
 
-    async def embed_request(self, texts: list[str]) -> dict[str, Any]:
+    async def embed_request(self, texts: list[str]) -> Embedded | EngineFailure:
         """In-process twin of the Embedder deployment: checked, off the event loop."""
-        tokens, error = self.check_lengths(texts)
-        if error:
-            return {"error": error}
-        vectors = await asyncio.to_thread(self.embed, texts)
-        return {"vectors": vectors, "prompt_tokens": tokens}
+        tokens, failure = self.check_lengths(texts)
+        if failure is not None:
+            return failure
+        return Embedded(await asyncio.to_thread(self.embed, texts), tokens)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalized vectors for ``texts`` (check lengths first: the model truncates)."""

@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
+from models.embeddings import Embedded
 from models.engines.base import Delta, EngineFailure, GenerateRequest
 from serving.audit_client import RayAuditClient
 from serving.config import ModelConfig, Settings, _Replicated
@@ -130,15 +131,15 @@ class EmbedderShell:
             i += len(chunk)
         return out
 
-    async def embed(self, texts: list[str]) -> dict[str, Any]:
-        tokens, error = self.embedder.check_lengths(texts)
-        if error:
-            return {"error": error}
+    async def embed(self, texts: list[str]) -> Embedded | EngineFailure:
+        tokens, failure = self.embedder.check_lengths(texts)
+        if failure is not None:
+            return failure
         size = self.max_batch_size
         parts = await asyncio.gather(
             *(self._embed_batch(texts[i : i + size]) for i in range(0, len(texts), size))
         )
-        return {"vectors": [v for part in parts for v in part], "prompt_tokens": tokens}
+        return Embedded([v for part in parts for v in part], tokens)
 
 
 class AuditSequencerShell:
@@ -230,7 +231,7 @@ class RayEmbedderClient:
     def __init__(self, handle: DeploymentHandle) -> None:
         self.handle = handle
 
-    async def embed_request(self, texts: list[str]) -> dict[str, Any]:
+    async def embed_request(self, texts: list[str]) -> Embedded | EngineFailure:
         return await self.handle.embed.remote(texts)
 
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from models.embeddings import Embedded
 from models.engines.base import (
     ChatMessage,
     Delta,
@@ -43,7 +44,9 @@ class ModelClient(Protocol):
 
 
 class EmbedderClient(Protocol):
-    async def embed_request(self, texts: list[str]) -> dict[str, Any]: ...
+    """How the pipeline reaches the embedding model (in-process or through a Ray handle)."""
+
+    async def embed_request(self, texts: list[str]) -> Embedded | EngineFailure: ...
 
 
 def generate_request(state: RequestState) -> GenerateRequest:
@@ -134,17 +137,14 @@ class Generate(Stage):
         except Exception as exc:
             log.error("upstream call failed", extra={"error_type": type(exc).__name__})
             raise UpstreamError("the model is unavailable") from exc
-        if "error" in result:
-            error = result["error"]
-            kind = error.get("kind")
-            known = kind if kind in set(FailureKind) else FailureKind.ENGINE
-            _raise_failure(EngineFailure(FailureKind(known), error.get("message", "")))
-        vectors: list[list[float]] = result["vectors"]
+        if isinstance(result, EngineFailure):
+            _raise_failure(result)
+        vectors = result.vectors
         if request.dimensions is not None and request.dimensions != len(vectors[0]):
             raise InvalidRequest(
                 f"this model produces {len(vectors[0])}-dimensional embeddings", "dimensions"
             )
-        state.usage = Usage(result["prompt_tokens"], 0)
+        state.usage = Usage(result.prompt_tokens, 0)
         return Embeddings(vectors, state.usage)
 
     async def release(self, state: RequestState) -> None:

@@ -2,6 +2,8 @@
 
 import math
 
+from models.engines.base import FailureKind
+
 
 def test_embeddings_are_normalized_and_semantic(embedder):
     texts = [
@@ -22,11 +24,11 @@ def test_embeddings_are_normalized_and_semantic(embedder):
 def test_request_reports_prompt_tokens(aio, embedder):
     texts = ["The patient has a fever.", "Wire transfer."]
     result = aio.run(embedder.embed_request(texts))
-    assert result["prompt_tokens"] == sum(embedder.count_tokens(texts)) > 4
-    assert len(result["vectors"]) == 2
+    assert result.prompt_tokens == sum(embedder.count_tokens(texts)) > 4
+    assert len(result.vectors) == 2
 
 
 def test_too_long_input_is_reported_not_truncated(embedder):
-    _, error = embedder.check_lengths(["short", "word " * 600])
-    assert error and error["kind"] == "context_length"
+    _, failure = embedder.check_lengths(["short", "word " * 600])
+    assert failure is not None and failure.kind is FailureKind.CONTEXT_LENGTH
     assert embedder.check_lengths(["short"])[1] is None
