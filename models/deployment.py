@@ -92,6 +92,11 @@ class ModelServer:
                     continue
                 finished = True
                 yield Delta("".join(pending), delta.finish_reason, delta.usage)
+        except ContextLengthExceeded as exc:  # known only once a server answered (engine openai)
+            yield EngineFailure(FailureKind.CONTEXT_LENGTH, str(exc))
+        except EngineUnavailable as exc:
+            log.error("engine unavailable", extra={**ids, "error_type": type(exc).__name__})
+            yield EngineFailure(FailureKind.UNAVAILABLE, str(exc))
         except EngineError as exc:
             log.error("generation failed", extra={**ids, "error_type": type(exc).__name__})
             yield EngineFailure(FailureKind.ENGINE, "the model failed to generate")

@@ -9,6 +9,7 @@ MUST NOT echo document values: the field path and line locate the problem.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ __all__ = [
     "YamlDocument",
     "load_documents",
     "load_texts",
+    "normalize_host",
     "parse_yaml",
 ]
 
@@ -60,6 +62,27 @@ ClassName = Annotated[str, StringConstraints(pattern=_CLASS)]
 Jurisdiction = Annotated[str, StringConstraints(pattern=_JURISDICTION)]
 Region = Annotated[str, StringConstraints(pattern=_REGION)]
 Role = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+# A DNS name (lowercase labels), an IPv4 address or a bracketed IPv6 address, optionally `:port`.
+_HOST = (
+    r"^(?:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$"
+)
+UpstreamHost = Annotated[str, StringConstraints(pattern=_HOST, max_length=260)]
+
+
+def normalize_host(host: str, port: int | None = None) -> str:
+    """The canonical form of a host (and port) as `Site.upstream_hosts` lists it: lowercase,
+    IPv6 bracketed and compressed, no trailing dot."""
+    host = host.strip().rstrip(".").lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    return host if port is None else f"{host}:{port}"
 
 
 class _Strict(BaseModel):
@@ -77,6 +100,50 @@ class Site(_Strict):
     external: bool = Field(
         False, description="True when the site is an upstream outside the operator's control."
     )
+    upstream_hosts: tuple[UpstreamHost, ...] = Field(
+        (),
+        description="Hosts of OpenAI-compatible servers (engine `openai`) that run at this site: "
+        "a DNS name or IP address, optionally with `:port` (then only that port). A model version "
+        "on this site may forward only to a host listed here; Bastion refuses to start otherwise.",
+    )
+
+    @model_validator(mode="after")
+    def _hosts(self) -> Site:
+        seen: set[str] = set()
+        for entry in self.upstream_hosts:
+            host, port = _split_host(entry)
+            if port is not None and not 0 < port < 65536:
+                raise ValueError("upstream_hosts: port out of range")
+            if host.startswith("[") and not _is_ip(host[1:-1], 6):
+                raise ValueError("upstream_hosts: not an IPv6 address")
+            canonical = normalize_host(host, port)
+            if canonical in seen:
+                raise ValueError("upstream_hosts: a host is listed twice")
+            seen.add(canonical)
+        return self
+
+    def allows_upstream(self, host: str, port: int) -> bool:
+        """True when `host` (any spelling) on `port` is one of this site's upstream hosts."""
+        bare = normalize_host(host)
+        listed = {normalize_host(*_split_host(h)) for h in self.upstream_hosts}
+        return bare in listed or f"{bare}:{port}" in listed
+
+
+def _is_ip(text: str, version: int) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == version
+    except ValueError:
+        return False
+
+
+def _split_host(entry: str) -> tuple[str, int | None]:
+    """`host[:port]` (IPv6 bracketed) -> (host, port or None)."""
+    if entry.startswith("["):
+        end = entry.index("]")
+        rest = entry[end + 1 :]
+        return entry[: end + 1], int(rest[1:]) if rest else None
+    name, sep, port = entry.partition(":")
+    return name, int(port) if sep else None
 
 
 class Tenant(_Strict):
@@ -201,6 +268,10 @@ class PolicySet(_Strict):
     models: tuple[ModelVersion, ...] = Field(description="Model versions, in document order.")
     deny: tuple[DenyRule, ...] = Field(description="Deny rules, in document order.")
     sources: tuple[str, ...] = Field(description="The files it was read from.")
+
+    def site(self, site_id: str) -> Site | None:
+        """The site with this id, or None."""
+        return next((s for s in self.sites if s.id == site_id), None)
 
     def resolve(self, requested: str) -> tuple[ModelVersion, ...]:
         """Model versions that a name, name@version id or alias designates (document order)."""
@@ -386,6 +457,19 @@ def _check_references(parsed: list[tuple[YamlDocument, PolicyDocument]]) -> None
                 seen.setdefault((kind, item.id), here)
 
     sites = {s.id: s for _, d in parsed for s in d.sites}
+    hosts: dict[str, tuple[str, PolicyIssue]] = {}  # a host runs at one site only
+    for yd, doc in parsed:
+        for i, site in enumerate(doc.sites):
+            for j, entry in enumerate(site.upstream_hosts):
+                here = yd.issue(("sites", i, "upstream_hosts", j), "")
+                first = hosts.setdefault(normalize_host(*_split_host(entry)), (site.id, here))
+                if first[0] != site.id:
+                    issues.append(
+                        yd.issue(
+                            ("sites", i, "upstream_hosts", j),
+                            f"host already listed for another site (at {_at(first[1])})",
+                        )
+                    )
     models = [m for _, d in parsed for m in d.models]
     names = {m.name for m in models}
     refs = names | {m.id for m in models} | {a for m in models for a in m.aliases}
@@ -477,9 +561,7 @@ def _merge(
     }
     canonical = json.dumps(
         {
-            k: [x.model_dump(mode="json") for x in v]
-            if k in ("sites", "tenants", "models", "deny")
-            else v
+            k: [_canonical(x) for x in v] if k in ("sites", "tenants", "models", "deny") else v
             for k, v in content.items()
         },
         sort_keys=True,
@@ -488,3 +570,12 @@ def _merge(
     digest = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
     version = f"{content['label']}+{digest}" if content["label"] else digest
     return PolicySet(version=version, sources=sources, **content)
+
+
+def _canonical(item: BaseModel) -> dict[str, Any]:
+    data = item.model_dump(mode="json")
+    if isinstance(item, Site) and not item.upstream_hosts:
+        # A site without upstream hosts hashes as it did before the field existed, so versions
+        # of documents written then (and recorded in audit logs) stay the same.
+        del data["upstream_hosts"]
+    return data

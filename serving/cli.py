@@ -100,6 +100,12 @@ def _check_policy(settings: Settings) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+    from models.engines.openai import check_upstream_hosts
+
+    for problem in (problems := check_upstream_hosts(settings.models, engine.policy_set)):
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from models.engines.openai import OpenAIUpstream
 from policies.audit.config import AuditConfig
 from privacy.config import PrivacyConfig
 
@@ -72,8 +73,15 @@ class _Replicated(_Strict):
 class ModelConfig(_Replicated):
     name: str = Field(..., description="Model name clients send in `model`.")
     version: str = Field("v1", description="Version label; a model version is `name@version`.")
-    engine: Literal["llamacpp", "transformers", "vllm"] = Field(
-        "llamacpp", description="Engine that runs the weights."
+    engine: Literal["llamacpp", "transformers", "vllm", "openai"] = Field(
+        "llamacpp",
+        description="Engine that runs the weights; `openai` forwards to an existing "
+        "OpenAI-compatible server (set `upstream`).",
+    )
+    upstream: OpenAIUpstream | None = Field(
+        None,
+        description="engine `openai` only: the upstream server (base_url, model, API key source, "
+        "TLS files, timeouts, retries). Its host must be allowed for `site` by policy.",
     )
     path: str | None = Field(
         None,
@@ -94,6 +102,12 @@ class ModelConfig(_Replicated):
         if not _NAME.match(value):
             raise ValueError("use lowercase letters, digits, '.', '_' or '-' (max 63 chars)")
         return value
+
+    @model_validator(mode="after")
+    def _upstream(self) -> ModelConfig:
+        if (self.engine == "openai") != (self.upstream is not None):
+            raise ValueError("`upstream` is required with engine openai, and only with it")
+        return self
 
     @property
     def key(self) -> str:

@@ -67,6 +67,11 @@ def create_engine(config: ModelConfig) -> Engine:
             config.device,
             config.threads,
         )
+    if config.engine == "openai":
+        from models.engines.openai import OpenAIEngine
+
+        assert config.upstream is not None  # validated with the configuration
+        return OpenAIEngine(config.name, config.version, config.upstream, config.context_length)
     from models.engines.vllm import VLLMEngine
 
     return VLLMEngine(
