@@ -73,7 +73,7 @@ _GIVEN = {
         "Blake",
         "Chloe",
         "Jed",
-        "Ashleigh",
+        "Sienna",
         "Mitchell",
         "Bindi",
         "Lachlan",
@@ -160,7 +160,7 @@ _SURN = {
 }
 _LANES = {
     "en_US": ["Willow Bend Rd", "Carriage House Ln", "Mesa Verde Dr", "Chestnut St", "Bayou Ave"],
-    "en_GB": ["Howells Hill", "Bramble Way", "Chapel Row", "Lock Keepers Court", "Old Forge Road"],
+    "en_GB": ["Tollgate Hill", "Bramble Way", "Chapel Row", "Lock Keepers Court", "Old Forge Road"],
     "en_CA": [
         "Rideau Street",
         "Bloor Street West",
@@ -192,7 +192,7 @@ _SETTLEMENTS = {
         ("Salem", "OR", "973"),
     ],
     "en_GB": [
-        ("Whitefort", "M"),
+        ("Ebberley", "M"),
         ("Exeter", "EX"),
         ("Llandrindod Wells", "LD"),
         ("Little Harrowden", "NN"),

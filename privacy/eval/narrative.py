@@ -84,7 +84,7 @@ _FIRST = {
         "Pascal",
         "Noelani",
         "Cedric",
-        "Marguerite",
+        "Ophelie",
         "Rowan",
         "Yvette",
         "Dmitri",
@@ -184,7 +184,7 @@ _LAST = {
         "Trevelyan",
     ],
     "en_CA": [
-        "Okonkwo-Lindqvist",
+        "Achterberg-Nwosu",
         "Tremblay",
         "Beaulieu",
         "Gagnon",
@@ -264,8 +264,8 @@ _STREET_WORDS = {
         "Carver",
     ],
     "en_GB": [
-        "Howells",
-        "Ashleigh",
+        "Tenterden",
+        "Gorsey",
         "Pondside",
         "Quarrybank",
         "Foxglove",
@@ -330,7 +330,7 @@ _STREET_KINDS = {
 # (town, region) and the region's postcode seed.
 _TOWNS = {
     "en_US": [
-        ("Port David", "VA", "23"),
+        ("Port Aldridge", "VA", "23"),
         ("Millbrook Falls", "OH", "45"),
         ("Dayton", "OH", "45"),
         ("Keene", "NH", "03"),
@@ -341,7 +341,7 @@ _TOWNS = {
         ("Oak Hollow", "GA", "30"),
     ],
     "en_GB": [
-        ("Whitefort", "", "M"),
+        ("Hexley Cross", "", "M"),
         ("Harrogate", "", "HG"),
         ("Kettering", "", "NN"),
         ("Norwich", "", "NR"),

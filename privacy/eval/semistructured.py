@@ -157,7 +157,7 @@ _SURNAMES = {
         "Pattinson",
         "Tsolakis",
         "Wunungmurra",
-        "Lindqvist",
+        "Halvorsen",
         "Burgoyne",
         "Kelleher",
         "Stavropoulos",
@@ -192,7 +192,7 @@ _THOROUGHFARES = {
         "Eastgate Pkwy",
     ],
     "en_GB": [
-        "Howells Hill",
+        "Saltings Hill",
         "Wharfedale Gardens",
         "Tithe Barn Lane",
         "Ropewalk",
@@ -237,7 +237,7 @@ _LOCALITIES = {
         ("Greenvale", "WI", "539"),
     ],
     "en_GB": [
-        ("Whitefort", "WF"),
+        ("Wrenfield", "WF"),
         ("Bath", "BA"),
         ("Stoke-on-Trent", "ST"),
         ("Middlehope", "DL"),

@@ -19,11 +19,11 @@ from privacy.eval.generate import family_bytes
 from privacy.eval.score import covered, leaks, merge, redact, score
 
 # Floors for Bastion's default Redactor on the whole families: (recall >=, precision >=,
-# leak rate <=). Set 2026-12-01 a little below what was measured on commit 112b5e2 (recall /
-# precision / leak: narrative 0.891 / 0.991 / 10.1 %, dialogue 0.734 / 0.996 / 24.6 %,
-# semistructured 0.750 / 0.962 / 21.8 %, email 0.849 / 0.997 / 11.6 %; main before the
-# detection work, d535853: recall 0.47-0.57). The coordinator raises them as detection improves;
-# they are regression floors, not the targets of issue 10.
+# leak rate <=). Set 2026-12-01 a little below what was measured with the detector of commit
+# ac4168b (unchanged through 8e4f39d) -- recall / precision / leak: narrative 0.891 / 0.991 /
+# 10.1 %, dialogue 0.734 / 0.996 / 24.6 %, semistructured 0.750 / 0.962 / 21.8 %, email 0.848 /
+# 0.997 / 11.6 % (main before the detection work, d535853: recall 0.47-0.57). The coordinator
+# raises them as detection improves; they are regression floors, not the targets of issue 10.
 FLOORS: dict[str, tuple[float, float, float]] = {
     "narrative": (0.87, 0.96, 0.12),
     "dialogue": (0.71, 0.96, 0.27),
