@@ -148,13 +148,17 @@ async def _event(send: Any, data: Any, last: bool = False) -> None:
 
 
 class ThreadServer:
-    """A uvicorn server on a free loopback port, in a daemon thread."""
+    """A uvicorn server on a free loopback port, in a daemon thread (``tls``: uvicorn's ssl
+    options, and the URL is https)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **tls: Any) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=30)
+        self.scheme = "https" if tls else "http"
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", timeout_keep_alive=30, **tls
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
@@ -167,7 +171,7 @@ class ThreadServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -411,6 +415,125 @@ def test_response_format_only_when_the_upstream_enforces_it(aio: Any, recorder: 
     }
     for engine in (refusing, enforcing):
         aio.run(engine.close())
+
+
+def make_pki(folder: Path) -> dict[str, Path]:
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def build(subject: str, key: Any, issuer_key: Any, ca: bool) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name("Bastion test CA"))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                critical=False,
+            )
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        build("Bastion test CA", ca_key, ca_key, True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = {"ca": folder / "ca.pem"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for role, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            build(f"bastion-{role}", key, ca_key, False)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                False,
+            )
+            .add_extension(x509.ExtendedKeyUsage([usage]), False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        files[role] = folder / f"{role}.pem"
+        files[role].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        files[f"{role}_key"] = folder / f"{role}.key"
+        files[f"{role}_key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return files
+
+
+def test_mutual_tls_with_a_ca_bundle_and_a_client_certificate(aio: Any, tmp_path: Path) -> None:
+    import ssl
+
+    pki = make_pki(tmp_path)
+    rec = Recorder()
+    server = ThreadServer(
+        rec,
+        ssl_certfile=str(pki["server"]),
+        ssl_keyfile=str(pki["server_key"]),
+        ssl_ca_certs=str(pki["ca"]),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+    )
+    try:
+        assert server.url.startswith("https://")
+        engine = make_engine(
+            aio,
+            server.url,
+            ca_bundle=pki["ca"],
+            client_cert=pki["client"],
+            client_key=pki["client_key"],
+        )
+        out = aio.run(collect(engine.chat(HELLO, Sampling(max_tokens=5))))
+        assert out[-1].finish_reason == "stop" and len(rec.received) == 1
+        aio.run(engine.close())
+        # Without the CA bundle the server is not trusted; without a client certificate the
+        # server refuses the connection. Nothing arrives either way.
+        for options, error in (
+            ({}, UpstreamUnavailable),  # certificate verify failed: no connection
+            # TLS 1.3: the server drops the connection once it sees no certificate, as the
+            # client reads (broken stream) or before any answer (unreachable).
+            ({"ca_bundle": pki["ca"]}, (UpstreamFailed, UpstreamUnavailable)),
+        ):
+            engine = make_engine(aio, server.url, max_retries=0, **options)
+            with pytest.raises(error):
+                aio.run(collect(engine.chat(HELLO, Sampling(max_tokens=5))))
+            aio.run(engine.close())
+        assert len(rec.received) == 1
+    finally:
+        server.stop()
+
+
+def test_unreadable_tls_files_fail_at_start(aio: Any, tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    upstream = OpenAIUpstream(
+        base_url="https://127.0.0.1:9/v1", model="m", ca_bundle=tmp_path / "ca.pem"
+    )
+    with pytest.raises(EngineUnavailable, match="TLS files"):
+        aio.run(OpenAIEngine("m", "v1", upstream).start())
 
 
 # -- configuration ---------------------------------------------------------------------------------
