@@ -16,6 +16,7 @@ from policies import cli as policy_cli
 from policies.audit import cli as audit_cli
 from privacy import cli as privacy_cli
 from serving.config import ConfigError, Settings, load_settings
+from serving.datadir import private_umask
 
 if TYPE_CHECKING:
     from policies.access import KeyStore
@@ -138,6 +139,7 @@ def serve(
     from serving.observability import DRIVER_LOGGERS, configure_logging
 
     configure_logging(settings.log_level, DRIVER_LOGGERS)
+    _warn_loose_files(settings)
     key = _bootstrap(settings)
     _check_policy(settings)
     if key is not None:
@@ -173,6 +175,22 @@ def serve(
     stop.wait()
     ray_serve.shutdown()
     ray.shutdown()
+
+
+def _warn_loose_files(settings: Settings) -> None:
+    """Name every file and folder in the data folder that other users may access."""
+    import stat
+
+    from serving.datadir import loose_files
+
+    for path in loose_files(settings.data_dir):
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        want = "700" if path.is_dir() else "600"
+        typer.echo(
+            f"warning: {path} is accessible to other users (mode {mode:04o}); "
+            f"Bastion's data is private: chmod {want} {path}",
+            err=True,
+        )
 
 
 def _check_direct_ingress(settings: Settings) -> None:
@@ -388,6 +406,9 @@ def _default_policy_files() -> None:
 
 
 def main() -> None:
+    # Whatever a command creates first in the data folder (and what the Ray processes it
+    # starts create) is private: files 0600, folders 0700 (serving/datadir.py).
+    private_umask()
     if len(sys.argv) > 1 and sys.argv[1] == "policy":
         _default_policy_files()
     app()
