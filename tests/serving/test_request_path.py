@@ -9,6 +9,7 @@ import logging
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from models.deployment import ModelServer
@@ -160,3 +161,37 @@ def test_model_server_log_lines_carry_the_request_id(aio, llama_engine, caplog):
     assert lines, "the model server logs each generation"
     for record in lines:
         assert json.loads(JsonFormatter().format(record))["request_id"] == "req-7f3a"
+
+
+def test_behind_rays_http_server_the_one_id_is_bastions(api):
+    """Ray Serve's HTTP servers wrap the app in their own request-id middleware, which adopts
+    and echoes the client's x-request-id. With Bastion's proxy callback in front (as
+    `bastion serve` configures it) the response still carries exactly one id, Bastion's."""
+    http_util = pytest.importorskip("ray.serve._private.http_util")
+    from serving.api import create_api
+    from serving.http.request_id import ray_middlewares
+
+    base = api.client._transport.app
+    app = create_api(64 * 1024, behind_ray=True)
+    app.state.gateway, app.state.audit = base.state.gateway, base.state.audit
+    body = {"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
+
+    def ids_for(served: Any, sent: str) -> list[str]:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=served, client=("127.0.0.1", 5555)),
+            base_url="http://bastion.test",
+        )
+        headers = {"authorization": f"Bearer {api.keys['app']}", "x-request-id": sent}
+        r = api.aio.run(client.post(CHAT, json=body, headers=headers))
+        assert r.status_code == 200, r.text
+        return r.headers.get_list("x-request-id")
+
+    # Ray's own middleware alone echoes a client's id: the failure this guards against.
+    assert "client-trace-7" in ids_for(http_util._apply_middlewares(app, []), "client-trace-7")
+    served = http_util._apply_middlewares(app, ray_middlewares())
+    for sent in ("client-trace-7", "John Smith", "123e4567-e89b-42d3-a456-426614174000"):
+        (rid,) = ids_for(served, sent)
+        assert str(uuid.UUID(rid)) == rid != sent
+        (record,) = _records(api, rid)
+        kept = None if " " in sent else sent
+        assert (record.detail or {}).get("correlation_id") == kept
