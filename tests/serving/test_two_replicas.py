@@ -24,6 +24,7 @@ import httpx
 import openai
 import pytest
 
+from state.postgres import PostgresStateStore
 from tests.serving.live import BIN, _free_port
 from tests.state.pg import fresh_database
 
@@ -173,6 +174,14 @@ def test_requests_are_spread_over_two_replicas(cluster: TwoReplicas) -> None:
 def test_a_key_created_with_the_cli_works_on_both(cluster: TwoReplicas) -> None:
     out = cluster.bastion("keys", "create", "--tenant", "default", "--role", "app")
     key = out.stdout.strip().splitlines()[-1]
+    # The key is in the shared database, and no per-host state file exists to decide anything.
+    shared = PostgresStateStore(cluster.env["BASTION_AUDIT__DSN"], schema="bastion_state")
+    try:
+        assert shared.get_key(key.split("_")[1]) is not None
+    finally:
+        shared.close()
+    assert not (cluster.tmp / "data" / "state.db").exists()
+    assert not (cluster.tmp / "data" / "keys.db").exists()
     client = cluster.client(key)
     for replica, results in on_both(_models(client)).items():
         assert [r.status_code for r in results] == [200] * len(results), replica
