@@ -120,6 +120,19 @@ def test_batch_equals_one_by_one(recognizer: learned.LearnedRecognizer) -> None:
     assert any(as_tuples)
 
 
+def test_concurrent_callers_get_the_same_answers(recognizer: learned.LearnedRecognizer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [t for t, _ in _POSITIVES] * 4
+
+    def spans(text: str) -> list[tuple[str, int, int]]:
+        return [(r.entity_type, r.start, r.end) for r in recognizer.analyze(text, ["PERSON"])]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(spans, texts))
+    assert threaded == [spans(t) for t in texts]
+
+
 def test_long_text_is_cut_into_pieces_without_losing_offsets(
     recognizer: learned.LearnedRecognizer,
 ) -> None:
