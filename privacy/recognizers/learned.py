@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from privacy.errors import RedactionError
 
 __all__ = ["ENTITIES", "LearnedRecognizer", "available", "load_model", "model_path"]
 
@@ -143,9 +146,15 @@ class LearnedRecognizer(EntityRecognizer):
         return self.analyze_batch([text], entities)[0]
 
     def analyze_batch(
-        self, texts: Sequence[str], entities: Sequence[str] | None = None, batch_size: int = 32
+        self,
+        texts: Sequence[str],
+        entities: Sequence[str] | None = None,
+        batch_size: int = 32,
+        deadline: float | None = None,
     ) -> list[list[RecognizerResult]]:
-        """Entities of each text, all texts through one ``nlp.pipe`` call."""
+        """Entities of each text, the texts' pieces through ``nlp.pipe`` in batches.
+        ``deadline`` (a ``time.monotonic()`` value): RedactionError once it has passed, checked
+        between batches (fail closed)."""
         wanted = set(self.supported_entities) & set(entities or self.supported_entities)
         where: dict[str, list[tuple[int, int]]] = {}
         for i, text in enumerate(texts):
@@ -155,11 +164,15 @@ class LearnedRecognizer(EntityRecognizer):
         if not where or not wanted:
             return results
         load_model()
+        unique = list(where)
+        found: list[list[tuple[str, int, int]]] = []
         with _lock:
             nlp, labels = _state["nlp"], _state["labels"]
-            unique = list(where)
-            docs = nlp.pipe(unique, batch_size=batch_size)
-            found = [[(e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in docs]
+            for b in range(0, len(unique), batch_size):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise RedactionError("detection exceeded timeout_s in the learned detector")
+                docs = nlp.pipe(unique[b : b + batch_size], batch_size=batch_size)
+                found.extend([(e.label_, e.start_char, e.end_char) for e in d.ents] for d in docs)
             _state["pieces"] += len(unique)
             if _state["pieces"] >= _REFRESH_AFTER:
                 _state["nlp"] = _load_from_disk()

@@ -145,6 +145,15 @@ def test_long_text_is_cut_into_pieces_without_losing_offsets(
     assert all(t == "PERSON" for t, _, _ in found)
 
 
+def test_past_deadline_fails_closed(recognizer: learned.LearnedRecognizer) -> None:
+    import time
+
+    from privacy.errors import RedactionError
+
+    with pytest.raises(RedactionError):
+        recognizer.analyze_batch([_POSITIVES[0][0]], deadline=time.monotonic() - 1.0)
+
+
 def test_only_requested_entities_come_back(recognizer: learned.LearnedRecognizer) -> None:
     text = _POSITIVES[1][0]
     assert {r.entity_type for r in recognizer.analyze(text, ["ORGANIZATION"])} == {"ORGANIZATION"}
