@@ -118,8 +118,12 @@ def deployed_sites(settings: Settings) -> dict[str, str]:
 
 def reload_configured(settings: Settings) -> str:
     """`bastion policy reload` and SIGHUP: publish the configured documents."""
+    from models.engines.openai import check_upstream_hosts
+
     files = settings.policy_files()
-    _, stored = read_policy(files, deployed_sites(settings))
+    policy, stored = read_policy(files, deployed_sites(settings))
+    if problems := check_upstream_hosts(settings.models, policy):  # engine openai residency
+        raise PolicyDocumentError([PolicyIssue("<configuration>", None, None, p) for p in problems])
     state = open_state(settings.audit, settings.data_dir, migrate=False)
     try:
         return state.publish_policy(stored)

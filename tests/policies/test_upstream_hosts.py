@@ -168,3 +168,27 @@ def test_start_up_check_passes_when_the_host_is_listed(tmp_path: Path, hosts: li
     from serving.config import load_settings
 
     _check_policy(load_settings(write_files(tmp_path, hosts)))  # returns: no exit
+
+
+def test_published_policy_must_allow_the_upstream_hosts(tmp_path: Path) -> None:
+    """What build_app runs at start (also on the RayService path), and every reload of the
+    configured documents: a set that does not list the host is refused, the one in force stays."""
+    from policies.documents import PolicyDocumentError
+    from serving.config import load_settings
+    from serving.policy_reload import prepare_policy, reload_configured
+    from state import open_state
+
+    settings = load_settings(write_files(tmp_path, ["127.0.0.1:8123"]))
+    settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    settings.data_dir.mkdir()
+    version = prepare_policy(settings)
+    write_files(tmp_path, ["10.9.9.9"])  # the host is dropped from the documents
+    with pytest.raises(PolicyDocumentError) as caught:
+        reload_configured(settings)
+    (issue,) = caught.value.issues
+    assert "upstream host 127.0.0.1:8123 is not in upstream_hosts of site local" in str(issue)
+    state = open_state(settings.audit, settings.data_dir, migrate=False)
+    try:
+        assert state.active_policy_version() == version
+    finally:
+        state.close()
