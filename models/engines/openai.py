@@ -126,6 +126,11 @@ class OpenAIUpstream(BaseModel):
     max_connections: int = Field(
         64, ge=1, description="Concurrent connections to the upstream per model server replica."
     )
+    stream_usage: bool = Field(
+        True,
+        description="Ask for token usage at the end of streams (stream_options.include_usage). "
+        "false for a server that rejects the field; usage is then estimated.",
+    )
     response_format: bool = Field(
         False,
         description="The upstream enforces `response_format` (JSON mode / JSON schema), as vLLM "
@@ -330,8 +335,9 @@ class OpenAIEngine(Engine):
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "stream": True,
-            "stream_options": {"include_usage": True},
         }
+        if self.upstream.stream_usage:
+            body["stream_options"] = {"include_usage": True}
         if sampling.stop:
             body["stop"] = list(sampling.stop)
         if sampling.seed is not None:
