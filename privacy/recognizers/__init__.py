@@ -21,9 +21,10 @@ from privacy.recognizers.lexicon import (
     CREDENTIAL,
     MONTH,
     NAME,
-    NAME_STOP_ALT,
     NAME_WORD,
+    ORG_START_STOP,
     ORG_SUFFIX,
+    PARTICLE,
     STATE,
     STATE_NO_TITLE,
     STREET_SUFFIX,
@@ -42,18 +43,20 @@ from privacy.recognizers.validators import VALIDATORS
 
 __all__ = ["MACROS", "load_recognizers", "load_specs"]
 
-ID_CUE_END = r"(?i:\#|no\.?|number|id)?[ \t]{0,3}[:#]?[ \t]{0,3}(?i:is[ \t]{1,3})?"
+ID_CUE_END = r"(?i:\#|no\.?|number|id)?[\"']?[ \t]{0,3}[:#=]{0,2}[ \t]{0,3}[\"']?(?i:is[ \t]{1,3})?"
+"""The end of an identifier's cue: "#", "no.", "number", ":", "is", JSON quotes."""
 
 MACROS: dict[str, str] = {
     "{NAME}": NAME,
     "{NAME_WORD}": NAME_WORD,
+    "{PARTICLE}": PARTICLE,
     "{MONTH}": MONTH,
     "{STATE}": STATE,
     "{STATE_NO_TITLE}": STATE_NO_TITLE,
     "{SUFFIX}": STREET_SUFFIX,
     "{ID_CUE_END}": ID_CUE_END,
     "{ORG_SUFFIX}": ORG_SUFFIX,
-    "{ORG_STOP}": NAME_STOP_ALT,
+    "{ORG_STOP}": ORG_START_STOP,
     "{BANK_NAME}": BANK_NAME,
     "{CA_PROVINCE}": CA_PROVINCE,
     "{AU_STATE}": AU_STATE,

@@ -57,6 +57,11 @@ class RecognizerSpec(BaseModel):
         "a match longer than the window on either side of its anchor is not found.",
     )
     window: int = Field(default=160, ge=16, le=2000, description="Window on each side.")
+    recase: bool = Field(
+        default=False,
+        description="Also run on re-cased copies of all-lower / all-upper lines (patterns "
+        "that need capital letters: names, streets, towns, organisations).",
+    )
 
 
 class BoundedPatternRecognizer(PatternRecognizer):
@@ -83,6 +88,7 @@ class BoundedPatternRecognizer(PatternRecognizer):
         self._has_group = [("v" in c.groupindex) for _, c in self._compiled]
         self._anchor = regex.compile(spec.anchor, flags) if spec.anchor else None
         self._window = spec.window
+        self.recase = spec.recase
 
     def _ranges(self, text: str) -> list[tuple[int, int]]:
         """Where the patterns run: the whole text, or merged windows around the anchors."""

@@ -20,9 +20,12 @@ __all__ = [
     "NAME_WORD",
     "NOT_CITIES",
     "ORG_GENERIC",
+    "ORG_START_STOP",
     "ORG_SUFFIX",
     "ORG_WORDS",
+    "PARTICLE",
     "STATE",
+    "STATES_AND_COUNTRIES",
     "STATE_NO_TITLE",
     "STREET_SUFFIX",
     "validate_organization",
@@ -47,9 +50,12 @@ STATE_NO_TITLE = "|".join(
 )
 
 # States and countries are allowed under HIPAA Safe Harbor; spaCy's GPE hits on them are dropped.
-NOT_CITIES = frozenset(
+STATES_AND_COUNTRIES = frozenset(
     [s.lower() for s in STATE_NAMES + STATE_ABBR] + [c.lower() for c in _WORDS["country_words"]]
 )
+"""US states and countries, lower case."""
+NOT_CITIES = STATES_AND_COUNTRIES | frozenset(r.lower() for r in _WORDS["region_words"])
+"""States, countries, counties and provinces: never redacted as a town."""
 
 MONTH = (
     r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -73,6 +79,12 @@ BANK_NAME = "|".join(
 )
 """Banks usually named without a suffix (regex alternation)."""
 
+ORG_START_STOP = "|".join(sorted(_WORDS["org_start_stop"].split(), key=len, reverse=True))
+"""Words that start a sentence or a field, never an organisation's name (regex alternation)."""
+
+_NOT_ORGANIZATIONS = frozenset(n.casefold() for n in _WORDS["not_organizations"])
+_ORG_START_STOP_SET = frozenset(w.lower() for w in _WORDS["org_start_stop"].split())
+
 CA_PROVINCE = "|".join(_WORDS["ca_provinces"].split())
 AU_STATE = "|".join(_WORDS["au_states"].split())
 CREDENTIAL = "|".join(sorted(_WORDS["credentials"].split(), key=len, reverse=True))
@@ -90,12 +102,23 @@ _STOP_ALT = "|".join(
 NAME_STOP_ALT = _STOP_ALT
 """The stop words, capitalized, as a regex alternation."""
 
-NAME_WORD = r"(?:[A-Z]['\u2019])?[A-Z][A-Za-z]{0,24}[a-z](?:-[A-Z][A-Za-z]{0,24}[a-z])?"
-"""One capitalized name word: Smith, McDonald, O'Brien, Smith-Jones."""
+NAME_WORD = (
+    r"(?:(?:[A-Z]['\u2019]|\p{Lu}[ \t](?=\p{Lu}\p{Ll}))?\p{Lu}[\p{L}]{0,24}\p{Ll}"
+    r"(?:-\p{Lu}[\p{L}]{0,24}\p{Ll})?)"
+)
+"""One capitalized name word in any alphabet: Smith, McDonald, O'Brien, Smith-Jones, Étienne,
+Ó Dargáin (an Irish Ó/Ní prefix joins the word)."""
+
+PARTICLE = (
+    r"(?:(?:[Vv]an|[Vv]on|[Dd]e|[Dd]el|[Dd]ella|[Dd]i|[Dd]os|[Dd]as|[Dd]u|[Dd]er|[Dd]en|"
+    r"[Tt]er|[Tt]en|[Ll]e|[Ll]a|Mac|Mc|Ó|Ní|Nic|Uí|an|bin|binti|al|el|St\.?)[ \t]){1,2}"
+)
+"""Surname particles: van der, de la, von, Mac an, Ó, bin, al."""
 
 NAME = (
-    rf"{NAME_WORD}(?:[ \t]{{1,2}}(?:[A-Z]\.?[ \t]{{1,2}})?"
-    rf"(?!(?:{_STOP_ALT})(?![\w'\u2019-])){NAME_WORD}){{0,2}}"
+    rf"(?:\p{{Lu}}\.?[ \t]{{1,2}}(?=\p{{Lu}}))?(?:{PARTICLE})?{NAME_WORD}"
+    rf"(?:[ \t]{{1,2}}(?:[A-Z]\.?[ \t]{{1,2}})?"
+    rf"(?!(?:{_STOP_ALT})(?![\w'\u2019-]))(?:{PARTICLE})?{NAME_WORD}){{0,2}}"
     r"(?:,?[ \t](?:Jr|Sr)\.?(?![\w])|[ \t](?:II|III|IV)(?![\w]))?"
 )
 """Up to three name words with an optional middle initial and Jr./Sr./II/III; stops before a
@@ -103,11 +126,16 @@ stop word."""
 
 
 def validate_person(value: str) -> bool | None:
-    """Reject a name candidate whose first word is a common capitalized non-name word."""
+    """Reject a name candidate whose first word is a common capitalized non-name word, or a
+    single word that is an English word and not a known name ("Background", "Better")."""
+    from privacy.recognizers.person_lexicon import plausible_single_name
+
     words = [w.strip(",.").lower() for w in value.split()]
     if not words or words[0] in NAME_STOP or len(words[0]) < 2:
         return False
     if len(words) > 1 and words[-1] in ORG_WORDS:  # "Internal Medicine", "Mercy Hospital"
+        return False
+    if len(words) == 1 and not plausible_single_name(words[0]):
         return False
     return None
 
@@ -115,8 +143,12 @@ def validate_person(value: str) -> bool | None:
 def validate_organization(value: str) -> bool | None:
     """An organisation's name needs one word that is not generic ("Cardiac Surgery" is not a
     name, "Hoffman Memorial Hospital" is) and must not start with a stop word."""
+    if " ".join(value.casefold().split()).removeprefix("the ") in _NOT_ORGANIZATIONS:
+        return False
     words = [w.strip(",.").lower() for w in value.split() if w.strip(",.&")]
-    if not words or words[0] in NAME_STOP:
+    if words and words[0] == "the":
+        words = words[1:]
+    if not words or words[0] in _ORG_START_STOP_SET:
         return False
     if all(w in ORG_GENERIC for w in words):
         return False

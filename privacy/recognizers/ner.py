@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from privacy.recognizers.lexicon import NAME_STOP, NOT_CITIES
+from privacy.recognizers.person_lexicon import plausible_single_name
 
 __all__ = ["SpacyNerRecognizer"]
 
 _LABELS = {"PERSON": ("PERSON", 0.85), "GPE": ("LOCATION", 0.7)}
 _TRIM = " \t\n\r.,;:!?'\"()[]{}"
+_COUNTY_BEFORE = re.compile(r"(?:\bCo\.?|\bCounty|\bCOUNTY|\bCO\.)[ \t]$")
 
 
 class SpacyNerRecognizer(EntityRecognizer):
@@ -49,6 +52,8 @@ class SpacyNerRecognizer(EntityRecognizer):
             value = text[start:end]
             if not _plausible(value, mapped[0]):
                 continue
+            if mapped[0] == "LOCATION" and _COUNTY_BEFORE.search(text, max(0, start - 8), start):
+                continue  # "Co. Clare": a county, kept like a state
             results.append(
                 RecognizerResult(
                     mapped[0],
@@ -74,4 +79,6 @@ def _plausible(value: str, entity: str) -> bool:
         return value.lower() not in NOT_CITIES
     if any(len(w) > 1 and w.isupper() and "." not in w for w in words):
         return False  # acronyms ("Login IP", "MRN") are not names
-    return words[0].lower().strip(".,") not in NAME_STOP
+    if words[0].lower().strip(".,") in NAME_STOP:
+        return False
+    return len(words) > 1 or plausible_single_name(words[0])

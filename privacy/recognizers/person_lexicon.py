@@ -23,12 +23,15 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from privacy.recognizers.lexicon import LEXICON_WORDS, NAME_STOP, NOT_CITIES, ORG_WORDS
+from privacy.recognizers.lexicon import LEXICON_WORDS, NAME_STOP, ORG_WORDS, STATES_AND_COUNTRIES
 
 __all__ = [
     "NameLexicon",
     "PersonLexiconRecognizer",
+    "english_lemmas",
+    "is_english_word",
     "name_lexicon",
+    "plausible_single_name",
     "validate_person_cased",
     "validate_person_in_context",
 ]
@@ -59,7 +62,7 @@ class NameLexicon:
         self.first = frozenset(lines("first.txt") + lines("first_extra.txt"))
         self.surname_rank = {w: i for i, w in enumerate(lines("last.txt"))}
         self.common = frozenset(lines("common_words.txt"))
-        self.block = NAME_STOP | _MONTHS_DAYS | _FUNCTION | ORG_WORDS | NOT_CITIES
+        self.block = NAME_STOP | _MONTHS_DAYS | _FUNCTION | ORG_WORDS | STATES_AND_COUNTRIES
 
     def is_first(self, word: str, *, strict: bool) -> bool:
         """A known first name; ``strict``: and not also a common English word."""
@@ -102,6 +105,52 @@ def _fold(word: str) -> str:
 
 
 @cache
+def english_lemmas() -> frozenset[str]:
+    """English base words (WordNet's index, as shipped in the bundled spaCy model's lemmatizer
+    tables); empty if the model has none. Used to tell "Background" from "Bakare"."""
+    import importlib
+    from pathlib import Path
+
+    from spacy.lookups import Lookups
+
+    from privacy.analyzer import SPACY_MODEL
+
+    root = Path(importlib.import_module(SPACY_MODEL).__file__ or "").parent
+    for path in root.glob("*/lemmatizer/lookups"):
+        index = Lookups().from_disk(path).get_table("lemma_index")
+        return frozenset(w for words in index.values() for w in words if w.isalpha())
+    return frozenset()
+
+
+_INFLECTIONS = ("ing", "ed", "es", "s", "ly", "er", "est")
+
+
+def is_english_word(word: str) -> bool:
+    """``word`` or a crude stem of it (-ing, -ed, -s, -ly...) is an English base word."""
+    w = _fold(word)
+    lemmas = english_lemmas()
+    if w in lemmas:
+        return True
+    for suffix in _INFLECTIONS:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            stem = w[: -len(suffix)]
+            if stem in lemmas or stem + "e" in lemmas or stem[:-1] in lemmas:
+                return True
+    return False
+
+
+def plausible_single_name(word: str) -> bool:
+    """A one-word name candidate: a known first name or frequent surname, or a word that is
+    not an English word ("Scott", "Okafor" yes; "Background", "Discussed" no)."""
+    lex = name_lexicon()
+    if not lex.is_name_like(word):
+        return False
+    if lex.is_first(word, strict=False) or lex.is_surname(word, strict=True):
+        return True
+    return not is_english_word(word)
+
+
+@cache
 def name_lexicon() -> NameLexicon:
     """The shared lexicon (loaded once)."""
     return NameLexicon()
@@ -134,9 +183,17 @@ class PersonLexiconRecognizer(EntityRecognizer):
         if "PERSON" not in entities:
             return []
         words = [_trim(text, m.start(), m.end()) for m in _WORD.finditer(text)]
+        first = self.lex.first
         spans: list[tuple[int, int]] = []
         for i in range(len(words) - 1):
-            span = self._pair(text, words, i) or self._last_first(text, words, i)
+            a0, a1 = words[i]
+            # Every rule needs a known first name here, or a comma after a capitalized word.
+            if _fold(text[a0:a1]) in first:
+                span = self._pair(text, words, i) or self._last_first(text, words, i)
+            elif text.startswith(",", a1) and text[a0].isupper():
+                span = self._last_first(text, words, i)
+            else:
+                continue
             if span is not None and not (spans and span[1] <= spans[-1][1]):
                 spans.append(span)
         return [self._result(start, end) for start, end in spans]

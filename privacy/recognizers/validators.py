@@ -195,7 +195,15 @@ def _national_id(value: str) -> bool | None:
     return None
 
 
+def _national_id_cued(value: str) -> bool | None:
+    """After an explicit cue ("PPSN:", "NI number") the shape is enough: a failed checksum
+    still leaves a value that identifies someone (or was mistyped), so it is redacted."""
+    compact = value.replace(" ", "")
+    return None if sum(ch.isdigit() for ch in compact) >= 6 else False
+
+
 VALIDATORS: dict[str, Callable[[str], bool | None]] = {
+    "national_id_cued": _national_id_cued,
     "ssn_spelled": _ssn_spelled,
     "national_id": _national_id,
     "digits5": _min_digits(5),
