@@ -139,6 +139,7 @@ def serve(
     from serving.observability import DRIVER_LOGGERS, configure_logging
 
     configure_logging(settings.log_level, DRIVER_LOGGERS)
+    _check_ports(settings, proxy_port)
     _warn_loose_files(settings)
     key = _bootstrap(settings)
     _check_policy(settings)
@@ -150,11 +151,16 @@ def serve(
     import ray
     from ray import serve as ray_serve
 
+    runtime_env: dict[str, object] = {"env_vars": {**ray_env.OFFLINE_ENV, **tuning}}
+    if settings.server.direct_ingress:
+        runtime_env["worker_process_setup_hook"] = ray_env.WORKER_SETUP_HOOK
     ray.init(
         num_cpus=default_cpus(settings),
         resources=local_ray_resources(settings),
         include_dashboard=False,
-        runtime_env={"env_vars": {**ray_env.OFFLINE_ENV, **tuning}},
+        # One host: Ray's own servers listen on the loopback address only (docs/ports.md).
+        _node_ip_address=ray_env.LOCAL_NODE_IP,
+        runtime_env=runtime_env,
         logging_level="WARNING",
     )
     ray_serve.start(
@@ -175,6 +181,43 @@ def serve(
     stop.wait()
     ray_serve.shutdown()
     ray.shutdown()
+
+
+def _check_ports(settings: Settings, proxy_port: int | None, wait_s: float = 65) -> None:
+    """The HTTP port (and Serve's own proxy port) must not be held by another live process:
+    exit 2 naming the port and its owner. Connections of a previous server that are still
+    closing (TIME_WAIT, right after a crash) do not count: the Ingress binds with SO_REUSEADDR
+    (serving/ray_env.py); where that cannot be applied, wait for them, at most ``wait_s``."""
+    import time
+
+    from serving import ray_env
+    from serving.ports import bind_error, listener_on
+
+    host = settings.server.host
+    for port in dict.fromkeys(p for p in (settings.server.port, proxy_port) if p is not None):
+        owner = listener_on(host, port)
+        if owner is not None:
+            typer.echo(f"cannot serve on {host}:{port}: {owner.describe()}", err=True)
+            raise typer.Exit(2)
+        error = bind_error(host, port, reuse_address=True)
+        if error is not None:
+            typer.echo(f"cannot serve on {host}:{port}: {error}", err=True)
+            raise typer.Exit(2)
+    port = settings.server.port
+    if not settings.server.direct_ingress or ray_env.ingress_bind_patchable():
+        return
+    deadline = time.monotonic() + wait_s
+    if bind_error(host, port, reuse_address=False) is not None:
+        typer.echo(
+            f"port {port}: connections of a previous server are still closing; waiting up to "
+            f"{wait_s:.0f} s",
+            err=True,
+        )
+    while bind_error(host, port, reuse_address=False) is not None:
+        if time.monotonic() > deadline:
+            typer.echo(f"cannot serve on {host}:{port}: the port did not become free", err=True)
+            raise typer.Exit(2)
+        time.sleep(1)
 
 
 def _warn_loose_files(settings: Settings) -> None:
@@ -243,6 +286,8 @@ def _wait_for_local_deployments(settings: Settings, timeout_s: float = 900) -> N
             if all(states.get(name) == "HEALTHY" for name in wanted):
                 return
             if any(states.get(name) == "DEPLOY_FAILED" for name in wanted):
+                if states.get("Ingress") == "DEPLOY_FAILED":
+                    _check_ports(settings, None)  # taken meanwhile: exit 2 naming the owner
                 typer.echo(f"deployment failed: {states}", err=True)
                 raise typer.Exit(1)
         time.sleep(0.5)

@@ -10,6 +10,10 @@ once, when it is first imported, so ``bastion serve`` sets them before importing
   port itself, so requests skip Serve's HTTP proxy and the proxy round trip each request body
   takes. Serve still runs its proxy on the head node, on an internal port.
 
+- One host (``bastion serve``): Ray's own servers listen on 127.0.0.1 (``LOCAL_NODE_IP``), and
+  the Ingress replica binds its port with ``SO_REUSEADDR`` (``WORKER_SETUP_HOOK``), so a
+  restart right after a crash is not refused while the old connections close (docs/ports.md).
+
 An operator's own value of a tuning variable wins (``apply``); offline operation and the
 ingress mode follow Bastion's configuration whatever the environment says.
 """
@@ -18,14 +22,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
+    "LOCAL_NODE_IP",
     "OFFLINE_ENV",
     "SERVE_TUNING_ENV",
+    "WORKER_SETUP_HOOK",
     "apply",
+    "ingress_bind_patchable",
     "ingress_env",
+    "reuse_address_on_ingress_bind",
     "worker_env",
 ]
+
+# `bastion serve` is one host: Ray's own servers (GCS, raylet, workers, agents) listen on the
+# loopback address only (docs/ports.md). Only server.host:server.port faces clients.
+LOCAL_NODE_IP = "127.0.0.1"
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -70,3 +83,47 @@ def apply(env: Mapping[str, str]) -> dict[str, str]:
     for name, value in env.items():
         os.environ.setdefault(name, value)
     return {name: os.environ[name] for name in env}
+
+
+# Run in every worker process `bastion serve` starts (runtime_env worker_process_setup_hook).
+WORKER_SETUP_HOOK = "serving.ray_env.reuse_address_on_ingress_bind"
+
+
+class _ReuseAddressSockets:
+    """The ``socket`` module, except that new sockets have ``SO_REUSEADDR`` set."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def socket(self, *args: Any, **kwargs: Any) -> Any:
+        sock = self._module.socket(*args, **kwargs)
+        sock.setsockopt(self._module.SOL_SOCKET, self._module.SO_REUSEADDR, 1)
+        return sock
+
+
+def ingress_bind_patchable() -> bool:
+    """Whether this Ray Serve creates the direct-ingress socket where
+    :func:`reuse_address_on_ingress_bind` can reach it."""
+    try:
+        from ray.serve._private import http_util
+    except ImportError:
+        return False
+    return hasattr(http_util, "start_asgi_http_server") and hasattr(http_util, "socket")
+
+
+def reuse_address_on_ingress_bind() -> None:
+    """Bind the Ingress replica's port with ``SO_REUSEADDR``, as every HTTP server does.
+
+    Ray Serve binds the direct-ingress socket without it, so after a crash the port cannot be
+    bound again until the old connections' TIME_WAIT (60 s on Linux) has passed, and a restart
+    fails. ``SO_REUSEADDR`` still refuses a port another process is listening on. Applied in
+    the worker processes of `bastion serve` only, before any replica starts its server."""
+    if not ingress_bind_patchable():
+        return
+    from ray.serve._private import http_util
+
+    if not isinstance(http_util.socket, _ReuseAddressSockets):
+        http_util.socket = _ReuseAddressSockets(http_util.socket)  # type: ignore[assignment]
