@@ -110,7 +110,6 @@ class RequestState:
     request: InferenceRequest | None = field(default=None, repr=False)
     # -- redact -----------------------------------------------------------------------------------
     redaction: RedactionResult | None = field(default=None, repr=False)
-    correlation_clean: bool = False  # the correlation id holds no identifier
     # -- decide -----------------------------------------------------------------------------------
     decision: Decision | None = None
     # -- route ------------------------------------------------------------------------------------
