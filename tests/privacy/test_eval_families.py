@@ -19,17 +19,21 @@ from privacy.eval.generate import family_bytes
 from privacy.eval.score import covered, leaks, merge, redact, score
 
 # Floors for Bastion's default Redactor on the whole families: (recall >=, precision >=,
-# leak rate <=). Set 2026-12-01 a little below what was measured with the detector of commit
-# ac4168b (unchanged through 8e4f39d) -- recall / precision / leak: narrative 0.891 / 0.991 /
-# 10.1 %, dialogue 0.734 / 0.996 / 24.6 %, semistructured 0.750 / 0.962 / 21.8 %, email 0.848 /
-# 0.997 / 11.6 % (main before the detection work, d535853: recall 0.47-0.57). The coordinator
-# raises them as detection improves; they are regression floors, not the targets of issue 10.
+# leak rate <=). Set 2026-12-02 a little below what this test measured with the detector of
+# commit 9874eee (rules + learned detector) -- recall / precision / leak: narrative 0.952 /
+# 0.993 / 4.2 %, dialogue 0.888 / 0.991 / 9.5 %, semistructured 0.912 / 0.972 / 6.9 %, email
+# 0.919 / 0.984 / 6.6 % (main before the detection work, d535853: recall 0.47-0.57, leak
+# 38-49 %). The coordinator raises them as detection improves; they are regression floors, not
+# the targets of issue 10 (recall >= 0.99, precision >= 0.95, leak <= 0.5 %).
 FLOORS: dict[str, tuple[float, float, float]] = {
-    "narrative": (0.87, 0.96, 0.12),
-    "dialogue": (0.71, 0.96, 0.27),
-    "semistructured": (0.73, 0.93, 0.24),
-    "email": (0.83, 0.96, 0.14),
+    "narrative": (0.93, 0.96, 0.06),
+    "dialogue": (0.86, 0.96, 0.12),
+    "semistructured": (0.89, 0.94, 0.09),
+    "email": (0.89, 0.95, 0.09),
 }
+# Requests per redact_batch call in the floor test: the size of a gateway batch, so that no call
+# runs into the Redactor's timeout_s (a whole family in one call would).
+BATCH = 8
 LABELS = set(ENTITY_TYPES) | {"ORGANIZATION"}
 
 
@@ -188,7 +192,10 @@ def test_per_type_figures_and_empty_cases() -> None:
 # -- floors on Bastion's Redactor ------------------------------------------------------------
 def test_bastion_floor(family: tuple[str, list[Example]], redactor: Redactor) -> None:
     name, examples = family
-    results = redactor.redact_batch([[ex.text] for ex in examples], [""] * len(examples))
+    results = []
+    for i in range(0, len(examples), BATCH):
+        part = examples[i : i + BATCH]
+        results += redactor.redact_batch([[ex.text] for ex in part], [""] * len(part))
     detections = [[(s.start, s.end, s.entity_type) for s in r.spans[0]] for r in results]
     sc = score(examples, detections, [r.texts[0] for r in results])
     recall, precision, leak = FLOORS[name]
