@@ -3,8 +3,13 @@
 Streams the same completions at 1, 4 and 16 concurrent clients through both, in one run, and
 prints tokens/s, TTFT p50/p95 and request latency p50/p95 with Bastion/in-process ratios.
 
-    .venv/bin/python bench/serving.py [--tokens 32] [--requests-per-client 2]
-        [--single-client-requests 20] [--runs 3] [--threads N] [--json out.json]
+``--level openai`` measures the `openai` engine instead: llama-cpp-python's own OpenAI-compatible
+server (`python -m llama_cpp.server`, same GGUF and threads) is started, Bastion forwards to it
+(`engine: openai`), and the baseline is a client calling that server directly, in the same run.
+
+    .venv/bin/python bench/serving.py [--level engine|openai] [--tokens 32]
+        [--requests-per-client 2] [--single-client-requests 20] [--runs 3] [--threads N]
+        [--json out.json]
 
 Both paths are measured in the same conditions, because this machine is noisy: the server is
 started first and stays up (idle while the in-process engine runs); at one client the two paths
@@ -118,44 +123,62 @@ def in_process_client(engine: Any, tokens: int) -> One:
     return one
 
 
-def bastion_client(http: httpx.AsyncClient, key: str, tokens: int) -> One:
+def bastion_client(
+    http: httpx.AsyncClient, key: str | None, tokens: int, model: str = MODEL
+) -> One:
+    """Streams /v1/completions from Bastion, or (no key) from the upstream server directly."""
     numbers = itertools.count()
     body = {
-        "model": MODEL,
+        "model": model,
         "max_tokens": tokens,
         "temperature": 0,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    headers = {"authorization": f"Bearer {key}"}
+    headers = {"authorization": f"Bearer {key}"} if key else {}
 
     async def one() -> tuple[float, float, int]:
         request = {**body, "prompt": prompt(next(numbers))}
         start = time.perf_counter()
-        first, n = None, 0
+        first, n, chunks = None, 0, 0
         async with http.stream("POST", "/v1/completions", json=request, headers=headers) as r:
             r.raise_for_status()
             async for line in r.aiter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 event = json.loads(line[6:])
-                if first is None and event["choices"] and event["choices"][0]["text"]:
-                    first = time.perf_counter() - start
+                if event["choices"] and event["choices"][0]["text"]:
+                    chunks += 1
+                    if first is None:
+                        first = time.perf_counter() - start
                 if event.get("usage"):
                     n = event["usage"]["completion_tokens"]
-        return first or 0.0, time.perf_counter() - start, n
+        # llama-cpp-python's server reports no usage in streams: one chunk per token there.
+        return first or 0.0, time.perf_counter() - start, n or chunks
 
     return one
 
 
-async def compare(args: argparse.Namespace, url: str, key: str) -> list[dict[int, dict]]:
+async def compare(
+    args: argparse.Namespace, url: str, key: str, upstream: str | None = None
+) -> list[dict[int, dict]]:
+    """Bastion against its baseline: the engine in-process, or (``upstream``) the upstream
+    server called directly."""
     from models.engines.llamacpp import LlamaCppEngine
 
-    engine = LlamaCppEngine(MODEL, context_length=2048, threads=args.threads)
-    await engine.start()
+    engine = None
+    if upstream is None:
+        engine = LlamaCppEngine(MODEL, context_length=2048, threads=args.threads)
+        await engine.start()
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
-        local = in_process_client(engine, args.tokens)
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http,
+        httpx.AsyncClient(base_url=upstream or url, timeout=300, limits=limits) as direct,
+    ):
+        if engine is not None:
+            local = in_process_client(engine, args.tokens)
+        else:
+            local = bastion_client(direct, None, args.tokens, UPSTREAM_MODEL)
         served = bastion_client(http, key, args.tokens)
         await local()  # warm-up
         await served()
@@ -172,19 +195,20 @@ async def compare(args: argparse.Namespace, url: str, key: str) -> list[dict[int
                 else:
                     through = await run_level(served, c, n)
                     results[c] = (await run_level(local, c, n), through)
-            runs.append(report(results))
-    await engine.close()
+            runs.append(report(results, "in-process" if engine is not None else "direct"))
+    if engine is not None:
+        await engine.close()
     return runs
 
 
-def report(results: dict[int, tuple[dict, dict]]) -> dict[int, dict]:
+def report(results: dict[int, tuple[dict, dict]], baseline: str = "in-process") -> dict[int, dict]:
     print(
         f"{'clients':>7} {'path':<11} {'tok/s':>7} {'TTFT p50':>9} {'TTFT p95':>9} "
         f"{'lat p50':>8} {'lat p95':>8}"
     )
     out = {}
     for c, (base, served) in results.items():
-        for name, res in (("in-process", base), ("bastion", served)):
+        for name, res in ((baseline, base), ("bastion", served)):
             print(
                 f"{c:>7} {name:<11} {res['tokens_per_s']:7.1f} {res['ttft_p50_ms']:8.1f}ms "
                 f"{res['ttft_p95_ms']:8.1f}ms {res['latency_p50_ms']:7.0f}ms "
@@ -194,7 +218,7 @@ def report(results: dict[int, tuple[dict, dict]]) -> dict[int, dict]:
         overhead = served["ttft_p50_ms"] - base["ttft_p50_ms"]
         print(f"{c:>7} {'ratio':<11} throughput {ratio:.3f}x  TTFT p50 overhead {overhead:+.1f} ms")
         out[c] = {
-            "in_process": base,
+            baseline.replace("-", "_"): base,
             "bastion": served,
             "throughput_ratio": ratio,
             "ttft_p50_overhead_ms": overhead,
@@ -203,15 +227,80 @@ def report(results: dict[int, tuple[dict, dict]]) -> dict[int, dict]:
     return out
 
 
-def start_server(tmp: Path, threads: int) -> tuple[subprocess.Popen, str, str]:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = tmp / "bastion.yaml"
-    config.write_text(
-        f"log_level: WARNING\nmodels:\n  - name: smollm2-135m-instruct\n    threads: {threads}\n"
-        "    context_length: 2048\n"
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(proc: subprocess.Popen, url: str, log: Path, what: str) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited:\n" + log.read_text()[-3000:])
+        time.sleep(1)
+    raise SystemExit(f"{what} did not become ready")
+
+
+UPSTREAM_MODEL = "smollm2-upstream"
+
+
+def start_upstream(tmp: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's OpenAI-compatible server on the bundled GGUF; returns its base URL."""
+    from models.weights import bundled_gguf
+
+    port = free_port()
+    out = open(tmp / "upstream.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf())),
+            *("--model_alias", UPSTREAM_MODEL, "--host", "127.0.0.1", "--port", str(port)),
+            *("--n_ctx", "2048", "--n_threads", str(threads), "--n_threads_batch", str(threads)),
+            *("--interrupt_requests", "False", "--verbose", "False"),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(proc, url + "/v1/models", tmp / "upstream.log", "llama_cpp.server")
+    return proc, url
+
+
+def openai_level_config(tmp: Path, upstream: str) -> str:
+    """Configuration lines for `engine: openai` to ``upstream``, and the policy that allows it."""
+    policy = tmp / "policy.yaml"
+    policy.write_text(
+        "sites:\n  - {id: local, jurisdiction: ZZ, region: local, upstream_hosts: [127.0.0.1]}\n"
+        f"tenants:\n  - {{id: default, sites: [local], models: [{MODEL}]}}\n"
+        f"models:\n  - {{id: {MODEL}@v1, site: local, approved_data_classes: [PHI, PCI, PII]}}\n"
+    )
+    return (
+        f"policy:\n  files: [{policy}]\n"
+        f"models:\n  - name: {MODEL}\n    engine: openai\n    context_length: 2048\n"
+        f"    upstream:\n      base_url: {upstream}/v1\n      model: {UPSTREAM_MODEL}\n"
+        "      read_timeout_s: 600\n"
+    )
+
+
+def start_server(
+    tmp: Path, threads: int, upstream: str | None = None
+) -> tuple[subprocess.Popen, str, str]:
+    port = free_port()
+    config = tmp / "bastion.yaml"
+    if upstream is None:
+        models = (
+            f"models:\n  - name: smollm2-135m-instruct\n    threads: {threads}\n"
+            "    context_length: 2048\n"
+        )
+    else:
+        models = openai_level_config(tmp, upstream)
+    config.write_text("log_level: WARNING\n" + models)
     out = open(tmp / "out.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -230,16 +319,7 @@ def start_server(tmp: Path, threads: int) -> tuple[subprocess.Popen, str, str]:
         cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("bastion serve exited:\n" + (tmp / "out.log").read_text()[-3000:])
-        time.sleep(1)
+    wait_ready(proc, url + "/readyz", tmp / "out.log", "bastion serve")
     key = next(
         line for line in (tmp / "out.log").read_text().splitlines() if line.startswith("bst_")
     )
@@ -248,6 +328,13 @@ def start_server(tmp: Path, threads: int) -> tuple[subprocess.Popen, str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--level",
+        choices=("engine", "openai"),
+        default="engine",
+        help="engine: Bastion vs. the engine in-process; openai: Bastion -> engine openai -> "
+        "llama.cpp server vs. a client calling that server directly",
+    )
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--requests-per-client", type=int, default=2)
     parser.add_argument("--single-client-requests", type=int, default=20)
@@ -263,12 +350,19 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, key = start_server(Path(tmp), args.threads)
+        procs: list[subprocess.Popen] = []
         try:
-            runs = asyncio.run(compare(args, url, key))
+            upstream = None
+            if args.level == "openai":
+                upstream_proc, upstream = start_upstream(Path(tmp), args.threads)
+                procs.append(upstream_proc)
+            proc, url, key = start_server(Path(tmp), args.threads, upstream)
+            procs.insert(0, proc)
+            runs = asyncio.run(compare(args, url, key, upstream))
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(60)
+            for proc in procs:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(60)
 
     ratios = [run[16]["throughput_ratio"] for run in runs]
     overheads = [run[1]["ttft_p50_overhead_ms"] for run in runs]
