@@ -129,7 +129,7 @@ class _Sampling(_Request):
     stop: Stop = None
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     stream: bool = False
-    stream_options: StreamOptions | None = None
+    stream_options: StreamOptions | None = Field(None, description="Only with `stream: true`.")
     n: int = Field(1, ge=1, le=1, description="Only n=1 is supported.")
     user: str | None = Field(None, max_length=256)
     presence_penalty: float = Field(0.0, ge=0.0, le=0.0, description="Not supported; must be 0.")
@@ -177,7 +177,9 @@ class ChatCompletionRequest(_Sampling):
         description="At most `server.max_messages` messages (default 2048).",
         json_schema_extra={"maxItems": RequestLimits.max_messages},
     )
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(
+        None, ge=1, description="Same as `max_tokens`; with both set, they must be equal."
+    )
     response_format: ResponseFormat | None = None
 
     @field_validator("messages", mode="before")
