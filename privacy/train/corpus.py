@@ -133,6 +133,10 @@ _PLANS = (
     "Admitted under General Surgery.", "No travel outside Texas.", "Recently returned from Spain.",
     "Moved from Ontario last year.", "Family originally from Queensland.",
     "Bill for the last visit was settled.", "Grace period for the repeat prescription agreed.",
+    "Hope to see improvement by May.", "Review again in June.", "Symptoms since March.",
+    "Supply: 28 days, 2 repeats.", "Moved to Ward 12, bay 4.", "Take 2 tablets, 3 times a day.",
+    "Freezing of gait noted.", "Seen By Physio.", "Insulin Glargine titrated; HbA1c Pending.",
+    "Occupational Health informed.", "People Team aware.", "Reply slip returned.",
 )  # fmt: skip
 _BANK = (
     "a card payment that was declined", "a duplicate charge on my statement",
@@ -147,6 +151,7 @@ _ROLES = (
     "Accounts Department", "Senior Staff Nurse", "Specialty Registrar", "Patient Services",
     "Customer Support Team", "Head of Compliance", "Community Matron", "Medical Secretary",
     "Consultant Cardiologist", "General Practitioner", "Ward Manager", "Discharge Coordinator",
+    "Occupational Health", "People Team", "Occupational Health Physician", "Payroll",
 )  # fmt: skip
 
 
@@ -216,7 +221,7 @@ def _address(d: Doc, v: Values, *, sep: str = ", ", street: bool = True) -> None
     d.ent("LOCATION", v.town())
     region = v.region()
     if v.locale == "en_US":
-        d.lit(", " + region + " ")
+        d.lit(", " + region + " " if v.chance(0.85) else v.pick(" ", ", "))
     elif v.locale in ("en_CA", "en_AU"):
         d.lit(v.pick(", ", " ") + region + v.pick(" ", "  "))
     elif region and v.chance(0.5):
@@ -707,7 +712,10 @@ def _incident_report(d: Doc, v: Values) -> None:
     if v.chance(0.4):
         _date(d, v)
         d.lit(" ")
-    d.ent("PERSON", f"{a.first} {a.last}")
+    if v.chance(0.3):
+        d.lit("\n").ent("PERSON", v.render_name(a, "last_first")).lit(v.pick(" (patient)", ""))
+    else:
+        d.ent("PERSON", f"{a.first} {a.last}")
     d.lit(
         v.pick(
             " slipped in the corridor near Radiology. ", " left the ward without telling staff. "
@@ -884,7 +892,9 @@ TEMPLATES: dict[str, Callable[[Doc, Values], None]] = {
 }
 
 
-_CASUAL = frozenset({"bank_chat", "sms_thread", "email", "telehealth", "social_history"})
+_CASUAL = frozenset(
+    {"bank_chat", "sms_thread", "email", "telehealth", "social_history", "negatives"}
+)
 _FORMS = frozenset({"intake_form", "kyc_record", "insurance_claim", "lab_report", "contact_list"})
 
 
