@@ -24,12 +24,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from privacy.train.corpus import TEMPLATES, Example, generate
+from privacy.train.corpus import TEMPLATES, Example, generate, to_jsonl
 
 __all__ = [
     "HELD_OUT_TEMPLATES",
     "LABEL_MAP",
     "SEED",
+    "corpus_digest",
     "evaluate",
     "main",
     "train",
@@ -136,6 +137,13 @@ def training_corpus(seed: int, n: int) -> list[Example]:
     return generate(n, seed, [t for t in TEMPLATES if t not in HELD_OUT_TEMPLATES])
 
 
+def corpus_digest(corpus: list[Example]) -> str:
+    """SHA-256 of the corpus as JSONL: ties the shipped weights to the data they were trained on."""
+    import hashlib
+
+    return hashlib.sha256(to_jsonl(corpus)).hexdigest()
+
+
 def train(*, seed: int, n_train: int, epochs: int, log: bool = True) -> tuple[Any, dict[str, Any]]:
     """Fine-tune and return (nlp, record of seed, sizes, losses, wall time)."""
     import spacy
@@ -169,6 +177,8 @@ def train(*, seed: int, n_train: int, epochs: int, log: bool = True) -> tuple[An
         "seed": seed,
         "base": _BASE,
         "spacy_version": spacy.__version__,
+        "faker_version": _faker_version(),
+        "train_corpus_sha256": corpus_digest(corpus),
         "train_documents": len(corpus),
         "train_entities": sum(1 for e in corpus for s in e.spans if s[2] in LABEL_MAP),
         "train_characters": sum(len(e.text) for e in corpus),
@@ -179,6 +189,12 @@ def train(*, seed: int, n_train: int, epochs: int, log: bool = True) -> tuple[An
         "train_wall_s": round(time.monotonic() - started, 1),
     }
     return nlp, record
+
+
+def _faker_version() -> str:
+    from importlib.metadata import version
+
+    return version("faker")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     nlp.meta["name"] = "bastion_ner"
     nlp.meta["version"] = "1.0.0"
     nlp.meta["description"] = "Bastion's learned detector: en_core_web_sm NER fine-tuned"
+    nlp.meta["author"] = "Bastion, fine-tuned from en_core_web_sm (Explosion, MIT)"
     nlp.meta["bastion"] = record
     args.out.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(args.out)

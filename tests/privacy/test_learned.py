@@ -181,3 +181,19 @@ def test_shipped_model_records_its_training() -> None:
     assert record["seed"] == train_ner.SEED
     assert record["train_documents"] > 0 and record["epochs"] > 0
     assert set(record["label_map"].values()) == set(learned.ENTITIES)
+    for split in ("in_distribution_other_seed", "held_out_templates"):
+        assert set(record["figures"][split]["by_label"]) == {*train_ner.LABEL_MAP, "ALL"}
+
+
+def test_shipped_weights_were_trained_on_this_corpus() -> None:
+    """The committed generator still writes the exact corpus the shipped weights saw (a change
+    to the generator means the weights must be retrained)."""
+    from importlib.metadata import version
+
+    record = learned.load_model().meta["bastion"]
+    if version("faker") != record["faker_version"]:
+        pytest.skip(
+            f"Faker {version('faker')} installed, weights made with {record['faker_version']}"
+        )
+    corpus_ = train_ner.training_corpus(record["seed"], record["train_documents"])
+    assert train_ner.corpus_digest(corpus_) == record["train_corpus_sha256"]
