@@ -92,8 +92,9 @@ def accept_recased_person(original: str) -> tuple[int, int] | None:
     words = [(m.start(), m.end()) for m in _WORD.finditer(original)]
     for n in range(len(words), 0, -1):
         run = [original[a:b] for a, b in words[:n]]
-        if not all(lex.is_name_like(w) for w in run):
+        full = [w for w in run if len(w) > 1]  # initials ("T.") need no check
+        if not full or not all(lex.is_name_like(w) for w in full):
             continue
-        if lex.is_first(run[0], strict=True) or lex.is_surname(run[-1], strict=True):
+        if lex.is_first(full[0], strict=True) or lex.is_surname(full[-1], strict=True):
             return words[0][0], words[n - 1][1]
     return None

@@ -102,6 +102,8 @@ def _keep(text: str, r: RecognizerResult) -> RecognizerResult | None:
         value = text[start:end]
         if end <= start or validate_person(value) is False:
             return None
+        if len({ch.lower() for ch in value if ch.isalpha()}) < 3:
+            return None  # "xxx-xx-": a mask, not a name
         if value.isupper() and len(value) <= 4 and " " not in value:
             return None  # an acronym ("ITIN", "MRN")
         if _EPONYM_AFTER.match(text, end):

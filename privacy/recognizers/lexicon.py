@@ -131,6 +131,8 @@ def validate_person(value: str) -> bool | None:
     from privacy.recognizers.person_lexicon import plausible_single_name
 
     words = [w.strip(",.").lower() for w in value.split()]
+    while len(words) > 1 and len(words[0]) == 1:
+        words = words[1:]  # an initial ("T. Moyer")
     if not words or words[0] in NAME_STOP or len(words[0]) < 2:
         return False
     if len(words) > 1 and words[-1] in ORG_WORDS:  # "Internal Medicine", "Mercy Hospital"
@@ -158,10 +160,34 @@ def validate_organization(value: str) -> bool | None:
 _NOT_TOWNS = frozenset(_WORDS["not_towns"].split())
 
 
+_TOWN_PREFIXES = frozenset(
+    [
+        "new",
+        "north",
+        "south",
+        "east",
+        "west",
+        "upper",
+        "lower",
+        "little",
+        "great",
+        "st",
+        "saint",
+        "mount",
+        "mt",
+        "port",
+        "fort",
+        "lake",
+    ]
+)
+
+
 def validate_town(value: str) -> bool | None:
     """A town before a postcode: not a label ("Postcode"), a stop word or a state/country."""
     words = [w.strip(",.").lower() for w in value.split()]
-    if not words or words[0] in NAME_STOP or words[0] in _NOT_TOWNS:
+    if not words or words[0] in _NOT_TOWNS:
+        return False
+    if words[0] in NAME_STOP and not (len(words) > 1 and words[0] in _TOWN_PREFIXES):
         return False
     if value.lower() in NOT_CITIES:
         return False

@@ -16,6 +16,7 @@ their provenance are in ``name_lists/`` (SOURCE.md).
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,7 +24,15 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from privacy.recognizers.lexicon import LEXICON_WORDS, NAME_STOP, ORG_WORDS, STATES_AND_COUNTRIES
+from privacy.recognizers.lexicon import (
+    AU_STATE,
+    CA_PROVINCE,
+    LEXICON_WORDS,
+    NAME_STOP,
+    ORG_SUFFIX,
+    ORG_WORDS,
+    STATES_AND_COUNTRIES,
+)
 
 __all__ = [
     "NameLexicon",
@@ -62,7 +71,15 @@ class NameLexicon:
         self.first = frozenset(lines("first.txt") + lines("first_extra.txt"))
         self.surname_rank = {w: i for i, w in enumerate(lines("last.txt"))}
         self.common = frozenset(lines("common_words.txt"))
-        self.block = NAME_STOP | _MONTHS_DAYS | _FUNCTION | ORG_WORDS | STATES_AND_COUNTRIES
+        self.block = (
+            NAME_STOP
+            | _MONTHS_DAYS
+            | _FUNCTION
+            | ORG_WORDS
+            | STATES_AND_COUNTRIES
+            | frozenset(w.lower() for w in ORG_SUFFIX.split("|"))
+            | frozenset(w.lower() for w in (AU_STATE + "|" + CA_PROVINCE).split("|"))
+        )
 
     def is_first(self, word: str, *, strict: bool) -> bool:
         """A known first name; ``strict``: and not also a common English word."""
@@ -101,7 +118,11 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _fold(word: str) -> str:
-    return word.lower().replace("\u2019", "").replace("'", "")
+    """Lower case, no apostrophes, no accents ("Geneviève" -> "genevieve")."""
+    w = word.lower().replace("\u2019", "").replace("'", "")
+    if not w.isascii():
+        w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
+    return w
 
 
 @cache

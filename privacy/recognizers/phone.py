@@ -26,6 +26,7 @@ REGIONS = ("US", "CA", "GB", "AU", "IE")
 _TRUNK_REGIONS = frozenset({"GB", "AU", "IE"})
 _RUN = regex.compile(r"(?<![\w])[+(]?\d[\d \t().\-/]{6,28}\d(?![\w])")
 _MIN_DIGITS = 9
+_NANP_SHAPE = regex.compile(r"1?[2-9]\d{2}[2-9]\d{6}")
 _SSN_SHAPE = regex.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
 
 
@@ -87,9 +88,11 @@ def _score(raw: str, number: Any, region: str) -> float | None:
         if region not in _TRUNK_REGIONS or len(digits) > 11:
             return None
         return 0.9 if valid else 0.65
-    if region in ("US", "CA") and valid:
-        plain = raw.isdigit()
-        return 0.6 if plain else 0.8  # a bare 10-digit run may be another id: cue ids outrank
+    if region in ("US", "CA"):
+        if valid:
+            return 0.6 if raw.isdigit() else 0.8  # a bare run may be another id: cue ids outrank
+        if _NANP_SHAPE.fullmatch(digits):
+            return 0.55  # NANP-shaped but unassigned area code: still written as a phone number
     return None
 
 

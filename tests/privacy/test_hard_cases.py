@@ -48,6 +48,22 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ),
         ('{"first_name": "Fiona", "last_name": "McAllister"}', [(P, "Fiona"), (P, "McAllister")]),
     ],
+    "names_more_kinds": [
+        ("Reported by T. MOYER, PhD", [(P, "T. MOYER")]),
+        ("Prescriber: Cecil Ó Dubhchain", [(P, "Cecil Ó Dubhchain")]),
+        ("Bed 15: de la Fuente, José Eduardo, 88 years", [(P, "de la Fuente, José Eduardo")]),
+        ("Surname: GLENN", [(P, "GLENN")]),
+        ("Thanks Tiffany, see you soon.", [(P, "Tiffany")]),
+        ("customer: ok. my brother justin also uses the card.", [(P, "justin")]),
+        (
+            "hey its jill here, ring cindy on 0419 413 565",
+            [(P, "jill"), (P, "cindy"), ("PHONE", "0419 413 565")],
+        ),
+        ("S: Mbeki is a 34-year-old woman with asthma.", [(P, "Mbeki")]),
+        ("Take care, Nichola.", [(P, "Nichola")]),
+        ("Known Raynaud's phenomenon; Crohn's disease in remission.", []),
+        ("GP: Background of poorly controlled asthma.", []),
+    ],
     "partial_ids": [
         ("Verified with the last four of SSN (5504).", [("SSN", "5504")]),
         ("Payment taken from the card ending 0424.", [("CARD", "0424")]),
@@ -95,6 +111,23 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
             [(A, "3 Seaview Terrace"), (L, "Galway"), (Z, "H91 E2K3")],
         ),
         ("Boston MA 02115", [(L, "Boston"), (Z, "02115")]),
+        (
+            "ADDRESS: 39 STEPHENS STREET, NIKKI VILLE, N96 X2R2",
+            [(A, "39 STEPHENS STREET"), (L, "NIKKI VILLE"), (Z, "N96 X2R2")],
+        ),
+        (
+            "lives at 51 mccartan street in julie ville.",
+            [(A, "51 mccartan street"), (L, "julie ville")],
+        ),
+        (
+            "002 Farmer Walk\nNew Sabrina SA  2633",
+            [(A, "002 Farmer Walk"), (L, "New Sabrina"), (Z, "2633")],
+        ),
+        ("60 Carry Street, Athlone, Co. Galway", [(A, "60 Carry Street"), (L, "Athlone")]),
+        (
+            "Nurse: date of birth and postcode?\nPatient: 6th December 1974, and it's 2920.",
+            [("DATE", "6th December 1974"), (Z, "2920")],
+        ),
     ],
     "organizations": [
         ("Transferred from Hoffman Memorial Hospital.", [(ORG, "Hoffman Memorial Hospital")]),
@@ -102,6 +135,9 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("Works for Smith & Sons Ltd as a driver.", [(ORG, "Smith & Sons Ltd")]),
         ("Registered with Riverside Surgery since 2019.", [(ORG, "Riverside Surgery")]),
         ("He is paid by Wells Fargo monthly.", [(ORG, "Wells Fargo")]),
+        ("Held at The Deacy Street Practice on Monday", [(ORG, "The Deacy Street Practice")]),
+        ("REGISTERED GP: MOUNT GIBBS HOSPITAL", [(ORG, "MOUNT GIBBS HOSPITAL")]),
+        ("Coverage is through Blue Cross Blue Shield.", []),
     ],
     "spelled_and_other": [
         ("IBAN gb82west12345698765432", [("IBAN", "gb82west12345698765432")]),
@@ -119,6 +155,11 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("NI number AB 12 34 56 C", [("SSN", "AB 12 34 56 C")]),
         ("PPSN 1234567T on file", [("SSN", "1234567T")]),
         ("SIN 046 454 286", [("SSN", "046 454 286")]),
+        ("Lab no: 23-LAB-86733", [("ACCESSION", "23-LAB-86733")]),
+        ("IHI: 930197248881", [("MEMBER_ID", "930197248881")]),
+        ("sort code 56-14-69", [("ROUTING", "56-14-69")]),
+        ("Employee number: 29323966", [("ACCOUNT", "29323966")]),
+        ("Bed 12: Lebon, Gabrielle, 95y, asthma", [(P, "Lebon, Gabrielle"), ("AGE", "95")]),
     ],
     "must_not_flag": [
         ("Metformin 500 mg twice daily; lisinopril 10 mg daily.", []),
