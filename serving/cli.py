@@ -126,6 +126,7 @@ def serve(
     from serving import ray_env
 
     os.environ.update(ray_env.OFFLINE_ENV)
+    os.environ.update(ray_env.LOCAL_ENV)  # one host: Ray keeps its servers on loopback
     tuning = ray_env.apply(ray_env.SERVE_TUNING_ENV)  # an operator's own values win
     proxy_port = settings.server.port
     if settings.server.direct_ingress:
@@ -151,9 +152,10 @@ def serve(
     import ray
     from ray import serve as ray_serve
 
-    runtime_env: dict[str, object] = {"env_vars": {**ray_env.OFFLINE_ENV, **tuning}}
-    if settings.server.direct_ingress:
-        runtime_env["worker_process_setup_hook"] = ray_env.WORKER_SETUP_HOOK
+    runtime_env: dict[str, object] = {
+        "env_vars": {**ray_env.OFFLINE_ENV, **tuning},
+        "worker_process_setup_hook": ray_env.WORKER_SETUP_HOOK,  # one host: serving/ray_env.py
+    }
     ray.init(
         num_cpus=default_cpus(settings),
         resources=local_ray_resources(settings),

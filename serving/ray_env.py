@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "LOCAL_ENV",
     "LOCAL_NODE_IP",
     "OFFLINE_ENV",
     "SERVE_TUNING_ENV",
@@ -33,12 +34,18 @@ __all__ = [
     "ingress_bind_patchable",
     "ingress_env",
     "reuse_address_on_ingress_bind",
+    "serve_grpc_on_loopback",
+    "setup_local_worker",
     "worker_env",
 ]
 
 # `bastion serve` is one host: Ray's own servers (GCS, raylet, workers, agents) listen on the
 # loopback address only (docs/ports.md). Only server.host:server.port faces clients.
 LOCAL_NODE_IP = "127.0.0.1"
+# Ray on Linux replaces a loopback node address by the host's routable one unless it is told
+# that this is no cluster (the variable's name is Ray's; it only decides that replacement).
+# Set before Ray is first imported: Ray reads it at import.
+LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -86,7 +93,34 @@ def apply(env: Mapping[str, str]) -> dict[str, str]:
 
 
 # Run in every worker process `bastion serve` starts (runtime_env worker_process_setup_hook).
-WORKER_SETUP_HOOK = "serving.ray_env.reuse_address_on_ingress_bind"
+WORKER_SETUP_HOOK = "serving.ray_env.setup_local_worker"
+
+
+def setup_local_worker() -> None:
+    """Worker setup hook of `bastion serve` (one host): see the two functions it calls."""
+    reuse_address_on_ingress_bind()
+    serve_grpc_on_loopback()
+
+
+def serve_grpc_on_loopback() -> None:
+    """Ray Serve starts an inter-deployment gRPC server in every replica on all interfaces
+    (``[::]``), whatever the node address; on one host it listens on 127.0.0.1 instead, where
+    the node address (``LOCAL_NODE_IP``) sends its callers."""
+    try:
+        from ray.serve._private import replica
+    except ImportError:
+        return
+    add = getattr(replica, "add_port_to_grpc_server", None)
+    if add is None or getattr(add, "_bastion_loopback", False):
+        return
+
+    def add_on_loopback(server: Any, address: str) -> Any:
+        if address.startswith("[::]:"):
+            address = f"{LOCAL_NODE_IP}:{address.rsplit(':', 1)[1]}"
+        return add(server, address)
+
+    add_on_loopback._bastion_loopback = True  # type: ignore[attr-defined]
+    replica.add_port_to_grpc_server = add_on_loopback
 
 
 class _ReuseAddressSockets:
