@@ -71,6 +71,7 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("Refund to account ending in 1234 today.", [("ACCOUNT", "1234")]),
         ("account number ending with 9981", [("ACCOUNT", "9981")]),
         ("card on file **** **** **** 7781", [("CARD", "7781")]),
+        ("Agent: which is your card?\nCustomer: its the one ending 3613", [("CARD", "3613")]),
     ],
     "phones": [
         (
@@ -124,6 +125,10 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
             [(A, "002 Farmer Walk"), (L, "New Sabrina"), (Z, "2633")],
         ),
         ("60 Carry Street, Athlone, Co. Galway", [(A, "60 Carry Street"), (L, "Athlone")]),
+        (
+            "Address: 31/220 Olson Upper, Kingport, NT 2920",
+            [(A, "31/220 Olson Upper"), (L, "Kingport"), (Z, "2920")],
+        ),
         (
             "Nurse: date of birth and postcode?\nPatient: 6th December 1974, and it's 2920.",
             [("DATE", "6th December 1974"), (Z, "2920")],
