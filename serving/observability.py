@@ -121,6 +121,20 @@ class _Metrics:
             ["entity_type"],
             registry=r,
         )
+        self.output_redactions = Counter(
+            "bastion_output_redactions",
+            "Identifiers the model produced that were not in the request, replaced in its "
+            "answers, by entity type (never values).",
+            ["entity_type"],
+            registry=r,
+        )
+        self.degraded = Counter(
+            "bastion_redaction_degraded",
+            "Detections that fell back to patterns only (fail-open tenant, NER failed), by "
+            "where: request or output.",
+            ["stage"],
+            registry=r,
+        )
         self.in_flight = Gauge("bastion_requests_in_flight", "Requests in progress.", registry=r)
         self.auth_failures = Counter(
             "bastion_auth_failures", "Requests with a missing or invalid API key.", registry=r

@@ -78,6 +78,8 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
         else None,
         data_classes=tuple(sorted(redaction.data_classes)) if redaction else (),
         entity_counts=dict(redaction.entity_counts) if redaction else {},
+        output_redactions=state.output_redactions,
+        degraded=True if (redaction and redaction.degraded) or state.output_degraded else None,
         policy=PolicyRef(
             outcome=decision.outcome, rule_id=decision.rule_id, version=decision.policy_version
         )

@@ -24,7 +24,8 @@ from serving.pipeline.audit import Audit, AuditSink
 from serving.pipeline.authenticate import Authenticate
 from serving.pipeline.decide import Decide, PolicySource
 from serving.pipeline.generate import Generate
-from serving.pipeline.guards import Cache, InputGuard, OutputGuard, OutputRedaction
+from serving.pipeline.guards import Cache, InputGuard, OutputGuard
+from serving.pipeline.output_redaction import OutputRedaction
 from serving.pipeline.redact import Redact
 from serving.pipeline.restore import Restore
 from serving.pipeline.route import RouteToModel
@@ -61,7 +62,7 @@ class Pipelines:
                 RouteToModel(gateway.registry, gateway.sites),
                 Cache(),
                 Generate(gateway.models, gateway.embedder),
-                OutputRedaction(),
+                OutputRedaction(gateway.redactor),
                 OutputGuard(),
                 Restore(),
                 self.audit,

@@ -2,10 +2,8 @@
 
 - :class:`InputGuard` (after decide): injection classification, limits, blocked topics.
 - :class:`Cache` (after route): the semantic cache, keyed on the redacted prompt.
-- :class:`OutputRedaction` (after generate): identifiers the model produced that were not in
-  the request (privacy/output.py).
-- :class:`OutputGuard` (after output redaction): structured-output validation, leakage,
-  blocked content.
+- :class:`OutputGuard` (after output redaction, serving/pipeline/output_redaction.py):
+  structured-output validation, leakage, blocked content.
 
 Each is a :class:`~serving.pipeline.stage.Stage`: ``before`` may stop the request with a typed
 error; ``wrap`` may transform the stream, and MUST stay stream-safe (whole and streamed answers
@@ -16,7 +14,7 @@ from __future__ import annotations
 
 from serving.pipeline.stage import Stage
 
-__all__ = ["Cache", "InputGuard", "OutputGuard", "OutputRedaction"]
+__all__ = ["Cache", "InputGuard", "OutputGuard"]
 
 
 class InputGuard(Stage):
@@ -25,10 +23,6 @@ class InputGuard(Stage):
 
 class Cache(Stage):
     name = "cache"
-
-
-class OutputRedaction(Stage):
-    name = "output_redaction"
 
 
 class OutputGuard(Stage):

@@ -58,3 +58,5 @@ class Redact(Stage):
         state.redaction = result
         for kind, count in result.entity_counts.items():
             METRICS.redactions.labels(kind).inc(count)
+        if result.degraded:  # a fail-open tenant's NER failed: patterns only
+            METRICS.degraded.labels("request").inc()

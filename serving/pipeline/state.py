@@ -119,6 +119,9 @@ class RequestState:
     first_item: Delta | EngineFailure | Embeddings | None = field(default=None, repr=False)
     first_token_at: float | None = None
     usage: Usage | None = None
+    # -- output redaction -------------------------------------------------------------------------
+    output_redactions: dict[str, int] | None = None  # by entity type; None: answer not scanned
+    output_degraded: bool = False  # the answer was scanned with patterns only
     # -- restore ----------------------------------------------------------------------------------
     output: list[str] = field(default_factory=list, repr=False)  # placeholder-form answer
     # -- action (the work of a non-inference route) -----------------------------------------------

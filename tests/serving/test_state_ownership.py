@@ -29,6 +29,8 @@ OWNERS = {
     "first_item": {"serving/pipeline/generate.py"},
     "first_token_at": {"serving/pipeline/generate.py"},
     "usage": {"serving/pipeline/generate.py"},
+    "output_redactions": {"serving/pipeline/output_redaction.py"},
+    "output_degraded": {"serving/pipeline/output_redaction.py"},
     "output": {"serving/pipeline/restore.py"},
     "result": {"serving/pipeline/action.py"},
     # the action stage's work: the facts a recorded route reports (admin, audit API, OpenAPI)
