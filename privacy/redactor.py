@@ -308,6 +308,17 @@ def _propagate(texts: list[str], per_text: list[list[Span]]) -> list[list[Span]]
     if not values:
         return per_text
     ordered = sorted(values, key=len, reverse=True)[:2000]
+    if len(ordered) * sum(len(t) for t in texts) <= _FIND_BUDGET:
+        # Small requests (almost all): str.find per value is cheaper than compiling a regex.
+        return [
+            spans
+            + [
+                Span(values[v].entity_type, a, b, values[v].score)
+                for v in ordered
+                for a, b in _whole_word_hits(text, v)
+            ]
+            for text, spans in zip(texts, per_text, strict=True)
+        ]
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, ordered)) + r")(?!\w)")
     out = []
     for text, spans in zip(texts, per_text, strict=True):
@@ -317,6 +328,23 @@ def _propagate(texts: list[str], per_text: list[list[Span]]) -> list[list[Span]]
         ]
         out.append(spans + extra)
     return out
+
+
+_FIND_BUDGET = 2_000_000  # values x characters below which _propagate uses str.find
+
+
+def _whole_word_hits(text: str, value: str) -> list[tuple[int, int]]:
+    """(start, end) of each occurrence of ``value`` in ``text`` not inside a longer word."""
+    hits = []
+    pos = text.find(value)
+    while pos != -1:
+        end = pos + len(value)
+        before = text[pos - 1] if pos else ""
+        after = text[end] if end < len(text) else ""
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            hits.append((pos, end))
+        pos = text.find(value, pos + 1)
+    return hits
 
 
 def _drop_allowed(text: str, spans: list[Span], allow: list[str]) -> list[Span]:
