@@ -19,7 +19,9 @@ How the text is cut (all decisions depend on the text only, never on how it was 
 - Inert words outside a block are emitted at once, without detection.
 - A suspect word opens a *block*. The block closes after ``close_words`` inert words in a row
   (one when the block is a single capitalized word that starts a sentence: "High blood …"),
-  at a newline, or when it exceeds ``max_hold_chars``. Then ``detect`` runs once on a window:
+  at a newline, or when it exceeds ``max_hold_chars``. A block of 16 words or more (a run of
+  numbers) releases all but its last 8 words (cut before any span reaching into them), and
+  again every 8 words. Then ``detect`` runs once on a window:
   up to ``context_chars`` of already-emitted text (cue words such as "MRN", never re-emitted)
   plus the block and the inert words after it. Every span in the unsent part is replaced. A
   span that reaches into the last word of the window (so the identifier may go on) keeps the
@@ -64,6 +66,7 @@ _INNER_MARK = re.compile(r"[@#/:\\]|\w\.\w")
 _CONTRACTION = re.compile(r"(?:['\u2019](?:s|re|m|ll|ve|d|t)|n['\u2019]t)$")
 _SEP = re.compile(r"[\s_-]+")
 _NAME_PART = re.compile(r"[A-Z][\w'\u2019-]{2,}")
+_KEEP = 8  # a block of 16 or more words releases all but its last 8 (then every 8 words)
 _LIST_MARKER = re.compile(r"\d{1,2}[.)]")  # "1." or "2)" at the start of a line
 
 # Lower-case words that occur inside identifiers (spelled numbers, addresses, names, dates,
@@ -160,6 +163,7 @@ class OutputScanner:
         self._scan = 0  # words before this index are classified
         self._block: int | None = None  # start of the open block
         self._inert = 0  # complete inert words since the block's last suspect word
+        self._starts: list[int] = []  # where the open block's complete words start
         self._last_word = 0  # start of the last complete word
         self._sentence_start = True
         self._line_start = True
@@ -225,15 +229,20 @@ class OutputScanner:
                 self._pos = self._block = start
                 self._inert = 0
                 self._short = capitalized
+                self._starts = []
             elif suspect:
                 self._inert = 0
                 self._short = False
             else:
                 self._inert += 1
+            self._starts.append(start)
             if end - self._block > self._max_hold:
                 out.append(self._close_block(end, hard=True))
             elif self._inert >= (1 if self._short else self._close):
                 out.append(self._close_block(end, hard=False))
+            elif len(self._starts) >= 2 * _KEEP and len(self._starts) % _KEEP == 0:
+                # A long run ("6, 7, 8, 9, …"): release all but its last words.
+                out.append(self._close_block(end, hard=False, keep_from=self._starts[-_KEEP]))
         if final:
             if self._block is not None:
                 out.append(self._close_block(len(src), hard=True))
@@ -241,8 +250,10 @@ class OutputScanner:
             self._pos = self._scan = len(src)
         return "".join(out)
 
-    def _close_block(self, window_end: int, hard: bool) -> str:
-        """Detect on the window ending at ``window_end``; emit the block or keep it open."""
+    def _close_block(self, window_end: int, hard: bool, keep_from: int | None = None) -> str:
+        """Detect on the window ending at ``window_end``; emit the block or keep it open.
+        With ``keep_from``, emit only the part before it (and before any span reaching past
+        it) and keep the rest of the block open."""
         assert self._block is not None
         block, src = self._block, self._src
         ctx = max(0, block - self._context)
@@ -256,7 +267,15 @@ class OutputScanner:
         ]
         protected = self._protected(window, ctx)
         spans = _merge(p for s in found for p in _cut(src, s, block, window_end, protected))
-        if not hard and any(s.end > self._last_word for s in spans):
+        if keep_from is not None:
+            for span in spans:
+                if span.end > keep_from:
+                    keep_from = min(keep_from, span.start)
+            if keep_from <= block:
+                return ""
+            window_end = keep_from
+            spans = [span for span in spans if span.end <= keep_from]
+        elif not hard and any(s.end > self._last_word for s in spans):
             self._inert = 0  # the identifier may go on: keep holding
             self._short = False
             return ""
@@ -277,8 +296,12 @@ class OutputScanner:
             pos = span.end
         out.append(src[pos:window_end])
         self._pos = window_end
-        self._block = None
-        self._inert = 0
+        if keep_from is not None:  # the block goes on from here
+            self._block = window_end
+            self._starts = [start for start in self._starts if start >= window_end]
+        else:
+            self._block = None
+            self._inert = 0
         return "".join(out)
 
     def _replacement(self, span: Span, value: str) -> str:

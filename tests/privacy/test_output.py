@@ -150,6 +150,26 @@ def test_what_is_held_back(text: str, sent: str) -> None:
     assert sent + scanner.flush() == text
 
 
+def test_a_long_run_is_released_but_for_its_last_words() -> None:
+    # Counting ("6, 7, 8, …") is all digits: a block of 16 words releases all but its last 8,
+    # and a span reaching into those 8 words moves the cut before it.
+    def phones(text: str) -> list[Span]:
+        return [
+            Span("PHONE", m.start(), m.end(), 1.0) for m in re.finditer(r"\d{3} \d{3} \d{4}", text)
+        ]
+
+    numbers = " ".join(f"{i}," for i in range(6, 40))
+    scanner = OutputScanner(phones)
+    sent = scanner.feed(numbers)
+    assert sent and numbers.startswith(sent) and len(numbers[len(sent) :].split()) <= 15
+    assert sent + scanner.flush() == numbers
+    text = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, call 617 555 0148 now"
+    scanner = OutputScanner(phones)
+    sent = scanner.feed(text)
+    assert "617" not in sent and "555" not in sent
+    assert sent + scanner.flush() == text.replace("617 555 0148", "[PHONE_REDACTED]")
+
+
 def test_a_newline_closes_a_block_even_when_the_identifier_ends_the_line() -> None:
     def phones(text: str) -> list[Span]:
         return [Span("PHONE", m.start(), m.end(), 1.0) for m in re.finditer(r"\d{3}-\d{4}", text)]

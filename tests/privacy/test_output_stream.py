@@ -125,6 +125,8 @@ _FRAGMENTS = [
     " is well",
     " zero one two",
     " \u2014 ok",
+    " 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,",  # a long run of numbers
+    " call 617 555 0148 or 617 555 0149 or 617 555 0150 or 617 555 0151 now",
 ]
 
 
