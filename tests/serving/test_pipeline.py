@@ -5,6 +5,7 @@ recorded with their stage and error type (real model, real redaction, real SQLit
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -43,7 +44,7 @@ def _state(route: Route, body: dict[str, Any] | bytes, key: str | None, **kw: An
         reads.append(1)
         return raw
 
-    state = RequestState(f"test-{id(raw):x}", route, bearer=key, read_body=read_body, **kw)
+    state = RequestState(str(uuid.uuid4()), route, bearer=key, read_body=read_body, **kw)
     state.reads = reads  # type: ignore[attr-defined]  # how often the body was read
     return state
 
@@ -99,11 +100,18 @@ def test_record_is_durable_before_the_final_item(api, pipelines):
     state = _state(Route.CHAT, _chat(stream=True), api.keys["app"])
     counts: list[tuple[bool, int]] = []  # (final item?, records of this request at that time)
 
+    async def mine() -> int:  # records of this request in the whole log, read page by page
+        found, cursor = 0, None
+        while True:
+            page = await api.audit_log.query(RecordFilter(), 1000, cursor)
+            found += sum(1 for _, r in page.records if r.request_id == state.request_id)
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
     async def run() -> None:
         async for item in await pipelines.inference.open(state):
-            page = await api.audit_log.query(RecordFilter(), 1000, None)
-            mine = [r for _, r in page.records if r.request_id == state.request_id]
-            counts.append((item.finish_reason is not None, len(mine)))
+            counts.append((item.finish_reason is not None, await mine()))
 
     api.aio.run(run())
     assert counts[-1] == (True, 1)  # durable when the final item is released
