@@ -262,7 +262,12 @@ class Ingress:
         shared = open_state(cfg.audit, cfg.data_dir)
         policy = PolicyEngine.from_paths(cfg.policy_files())
         self.reloader = PolicyReloader(
-            policy, cfg.policy_files(), shared, cfg.policy.reload_check_s, deployed_sites(cfg)
+            policy,
+            cfg.policy_files(),
+            shared,
+            cfg.policy.reload_check_s,
+            deployed_sites(cfg),
+            models=cfg.models,
         )
         self.reloader.sync()  # serve the store's active policy from the first request
         self.reloader.start()  # then follow it every reload_check_s

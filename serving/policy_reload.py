@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from policies.decide import PolicyEngine
 from policies.documents import PolicyDocumentError, PolicyIssue, PolicySet, load_texts
@@ -116,14 +116,19 @@ def deployed_sites(settings: Settings) -> dict[str, str]:
     return sites
 
 
-def reload_configured(settings: Settings) -> str:
-    """`bastion policy reload` and SIGHUP: publish the configured documents."""
+def _check_hosts(models: Sequence[Any], policy: Any) -> None:
+    """Engine openai residency: every upstream host is listed for its model's site."""
     from models.engines.openai import check_upstream_hosts
 
+    if problems := check_upstream_hosts(models, policy):
+        raise PolicyDocumentError([PolicyIssue("<configuration>", None, None, p) for p in problems])
+
+
+def reload_configured(settings: Settings) -> str:
+    """`bastion policy reload` and SIGHUP: publish the configured documents."""
     files = settings.policy_files()
     policy, stored = read_policy(files, deployed_sites(settings))
-    if problems := check_upstream_hosts(settings.models, policy):  # engine openai residency
-        raise PolicyDocumentError([PolicyIssue("<configuration>", None, None, p) for p in problems])
+    _check_hosts(settings.models, policy)
     state = open_state(settings.audit, settings.data_dir, migrate=False)
     try:
         return state.publish_policy(stored)
@@ -151,7 +156,10 @@ class PolicyReloader:
         state: StateStore | Path,
         every_s: float = 1.0,
         deployed: Mapping[str, str] | None = None,
+        models: Sequence[Any] = (),
     ) -> None:
+        """``models``: the configured model versions, so that a reload from the admin API is
+        refused when an ``engine: openai`` version's upstream host is not listed for its site."""
         if isinstance(state, str | Path):
             from state.sqlite import SqliteStateStore
 
@@ -161,6 +169,7 @@ class PolicyReloader:
         self.state: StateStore = state
         self.every_s = every_s
         self.deployed = dict(deployed or {})
+        self.models = list(models)
         self._next = 0.0
         self._rejected: str | None = None
         self._sync_lock = threading.Lock()
@@ -229,6 +238,7 @@ class PolicyReloader:
         old = self.engine.version
         try:
             policy, stored = read_policy(self.files, self.deployed)
+            _check_hosts(self.models, policy)
         except PolicyDocumentError as exc:
             log.error(
                 "policy reload rejected; previous policy stays in force",

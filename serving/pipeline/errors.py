@@ -18,6 +18,7 @@ from policies.decide import PolicyDenied
 from policies.documents import PolicyDocumentError
 from privacy import RedactionError
 from serving import protocol
+from state import StateUnavailable
 
 __all__ = [
     "BodyTooLarge",
@@ -152,6 +153,12 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return 503, json.loads(json.dumps(AUDIT_UNAVAILABLE))
     if isinstance(exc, ModelUnavailable):
         return 503, _body(str(exc), 503, "model", "model_unavailable")
+    if isinstance(exc, StateUnavailable):
+        return 503, _body(
+            "The state store is unavailable; the request was not processed.",
+            503,
+            code="state_unavailable",
+        )
     if isinstance(exc, UpstreamError):
         return 503, _body(str(exc), 503)
     http = _http_error(exc)

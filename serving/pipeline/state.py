@@ -79,14 +79,21 @@ class Outcome:
 
 
 _CORRELATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
 def correlation_id(value: str | None) -> str | None:
-    """A client's own request id, kept only when it is a short machine token (letters, digits,
-    ``._:-``, at most 64 characters); anything else is dropped whole, never cut or echoed."""
+    """A client's own request id, kept only when it is a short machine token: a UUID, or at most
+    64 characters of letters, digits and ``._:-`` of which at least half of the letters and
+    digits are digits (so a name such as ``john.smith`` can never be recorded). Anything else
+    is dropped whole, never cut or echoed."""
     if not value or not _CORRELATION.match(value):
         return None
-    return value
+    if _UUID.match(value):
+        return value
+    alnum = [c for c in value if c.isalnum()]
+    digits = sum(c.isdigit() for c in alnum)
+    return value if digits * 2 >= len(alnum) else None
 
 
 @dataclass(eq=False)

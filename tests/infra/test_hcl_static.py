@@ -344,3 +344,14 @@ def test_each_root_has_a_terraform_test_file(hcl: dict[str, Any], root: str) -> 
         parsed = hcl[path]
         assert parsed.get("mock_provider"), f"{path} must mock its providers"
         assert parsed.get("run"), f"{path} has no run blocks"
+
+
+def test_every_pod_has_bastions_request_id_callback(hcl: dict[str, Any]) -> None:
+    """Serve's HTTP proxies run on every node of a RayService; without the callback they adopt
+    and echo a client's x-request-id beside Bastion's own (serving/http/request_id.py)."""
+    from serving.ray_env import SERVE_TUNING_ENV
+
+    name = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
+    env = locals_of(hcl, "modules/bastion-rayservice")["common_env"]
+    values = [item.get("value") for item in env if isinstance(item, dict) and item["name"] == name]
+    assert values == [SERVE_TUNING_ENV[name]]

@@ -192,3 +192,36 @@ def test_published_policy_must_allow_the_upstream_hosts(tmp_path: Path) -> None:
         assert state.active_policy_version() == version
     finally:
         state.close()
+
+
+def test_admin_reload_must_allow_the_upstream_hosts(tmp_path: Path) -> None:
+    """The admin API's reload (PolicyReloader.reload) runs the same host check: a set that no
+    longer lists the host is refused, nothing is published and this replica keeps its policy."""
+    from policies.decide import PolicyEngine
+    from policies.documents import PolicyDocumentError
+    from serving.config import load_settings
+    from serving.policy_reload import PolicyReloader, deployed_sites, prepare_policy
+    from state import open_state
+
+    settings = load_settings(write_files(tmp_path, ["127.0.0.1:8123"]))
+    settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    settings.data_dir.mkdir()
+    version = prepare_policy(settings)
+    state = open_state(settings.audit, settings.data_dir, migrate=False)
+    try:
+        engine = PolicyEngine.from_paths(settings.policy_files())
+        reloader = PolicyReloader(
+            engine,
+            settings.policy_files(),
+            state,
+            deployed=deployed_sites(settings),
+            models=settings.models,
+        )
+        assert reloader.reload() == version  # the host is listed: accepted
+        write_files(tmp_path, ["10.9.9.9"])  # the host is dropped from the documents
+        with pytest.raises(PolicyDocumentError):
+            reloader.reload()
+        assert state.active_policy_version() == version
+        assert engine.version == version
+    finally:
+        state.close()

@@ -121,3 +121,15 @@ def test_metrics_require_a_key(api):
     assert _error(api.get("/metrics", key=None), 401)
     r = api.get("/metrics")
     assert r.status_code == 200 and "bastion_requests_total" in r.text
+
+
+def test_state_store_outage_is_a_503_that_names_no_detail():
+    """A state store that cannot be reached (keys, policy) fails closed as a 503, and its own
+    message (which may hold a DSN or a host) never reaches the client."""
+    from serving.pipeline.errors import error_response
+    from state import StateUnavailable
+
+    status, body = error_response(StateUnavailable("postgresql://bastion:secret@db:5432 down"))
+    assert status == 503
+    assert body["error"]["code"] == "state_unavailable"
+    assert "secret" not in body["error"]["message"] and "db:5432" not in body["error"]["message"]

@@ -70,6 +70,8 @@ locals {
     { name = "HF_HUB_OFFLINE", value = "1" },
     { name = "TRANSFORMERS_OFFLINE", value = "1" },
     { name = "RAY_USAGE_STATS_ENABLED", value = "0" },
+    # Serve's HTTP proxies on every node issue Bastion's own x-request-id (never the client's).
+    { name = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH", value = "serving.http.request_id:ray_middlewares" },
     { name = var.env_names.signing_key_file, value = "${local.signing_key_dir}/${var.audit_signing_key_secret.key}" },
     {
       name = var.env_names.database_url
