@@ -157,7 +157,7 @@ class ThreadServer:
         self.port = self.sock.getsockname()[1]
         self.scheme = "https" if tls else "http"
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", timeout_keep_alive=30, **tls
+            app, log_level="warning", log_config=None, lifespan="off", timeout_keep_alive=30, **tls
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

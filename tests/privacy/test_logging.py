@@ -49,8 +49,16 @@ def captured():
     root.addHandler(handler)
     old_level = root.level
     root.setLevel(logging.INFO)
+    # Importing Ray or running uvicorn in an earlier test (in this process) sets these loggers
+    # to not propagate, with handlers of their own; make them reach this capture again.
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    propagate = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.propagate = True
     install_redacting_filter()
     yield stream
+    for logger, old in zip(loggers, propagate, strict=True):
+        logger.propagate = old
     root.removeHandler(handler)
     root.setLevel(old_level)
 
