@@ -17,6 +17,20 @@ import httpx
 BIN = Path(sys.executable).parent / "bastion"
 
 
+# One site, the bundled chat model and embedder: the policy of the single-site Ray tests.
+ONE_SITE_POLICY = """
+sites:
+  - {id: de-fra-1, jurisdiction: DE, region: EU}
+models:
+  - {id: smollm2-135m-instruct@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
+  - {id: all-minilm-l6-v2@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
+tenants:
+  - id: default
+    sites: [de-fra-1]
+    models: [smollm2-135m-instruct, all-minilm-l6-v2]
+"""
+
+
 def exported_records(data_dir: Path, bundle: Path) -> list[dict]:
     """`bastion audit export` the whole log of ``data_dir``, check the bundle with `bastion
     audit verify` (offline), and return its records."""

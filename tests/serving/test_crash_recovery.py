@@ -9,21 +9,12 @@ import time
 import httpx
 import pytest
 
+from tests.serving import live
 from tests.serving.live import Server, exported_records
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
-POLICY = """
-sites:
-  - {id: de-fra-1, jurisdiction: DE, region: EU}
-models:
-  - {id: smollm2-135m-instruct@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
-  - {id: all-minilm-l6-v2@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
-tenants:
-  - id: default
-    sites: [de-fra-1]
-    models: [smollm2-135m-instruct, all-minilm-l6-v2]
-"""
+POLICY = live.ONE_SITE_POLICY
 
 
 def _load(

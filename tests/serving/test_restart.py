@@ -21,17 +21,7 @@ from tests.serving.live import BIN, Server
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
-POLICY = """
-sites:
-  - {id: de-fra-1, jurisdiction: DE, region: EU}
-models:
-  - {id: smollm2-135m-instruct@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
-  - {id: all-minilm-l6-v2@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
-tenants:
-  - id: default
-    sites: [de-fra-1]
-    models: [smollm2-135m-instruct, all-minilm-l6-v2]
-"""
+POLICY = live.ONE_SITE_POLICY
 
 _CLOSING = {psutil.CONN_TIME_WAIT, psutil.CONN_FIN_WAIT1, psutil.CONN_FIN_WAIT2}
 

@@ -25,6 +25,7 @@ import openai
 import pytest
 
 from state.postgres import PostgresStateStore
+from tests.serving import live
 from tests.serving.live import BIN, _free_port
 from tests.state.pg import fresh_database
 
@@ -33,17 +34,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.slow]
 MODEL = "smollm2-135m-instruct"
 EMBEDDER = "all-minilm-l6-v2"
 RELOAD_CHECK_S = 1.0
-POLICY = """
-sites:
-  - {id: de-fra-1, jurisdiction: DE, region: EU}
-models:
-  - {id: smollm2-135m-instruct@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
-  - {id: all-minilm-l6-v2@v1, site: de-fra-1, approved_data_classes: [PHI, PCI, PII]}
-tenants:
-  - id: default
-    sites: [de-fra-1]
-    models: [smollm2-135m-instruct, all-minilm-l6-v2]
-"""
+POLICY = live.ONE_SITE_POLICY
 
 
 class TwoReplicas:
