@@ -254,6 +254,7 @@ class Ingress:
         from serving.observability import configure_logging
         from serving.policy_reload import PolicyReloader, deployed_sites
         from state import open_state
+        from state.purge import StatePurger
 
         self.settings = cfg = Settings.model_validate(settings_data)
         configure_logging(cfg.log_level)
@@ -271,6 +272,8 @@ class Ingress:
         )
         self.reloader.sync()  # serve the store's active policy from the first request
         self.reloader.start()  # then follow it every reload_check_s
+        self.purger = StatePurger(shared, cfg.server.state_purge_interval_s)
+        self.purger.start()  # expired values and counters leave the store
         redactor = Redactor(cfg.privacy)
         redactor.warmup()  # load spaCy now, not on the first request
         self.gateway = Gateway(

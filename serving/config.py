@@ -179,6 +179,12 @@ class ServerConfig(_Strict):
         ge=1,
         description="Logical CPUs the local Ray instance advertises (default: max(4, cores)).",
     )
+    state_purge_interval_s: float = Field(
+        600.0,
+        gt=0,
+        description="How often each ingress replica deletes expired values and counters "
+        "(rate-limit windows, cache entries) from the shared state store.",
+    )
 
 
 class Settings(BaseSettings):

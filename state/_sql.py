@@ -68,6 +68,10 @@ COUNTER_INCR = (
 )
 COUNTER_GET = f"SELECT value FROM state_counter WHERE namespace = ? AND key = ? AND {_LIVE}"
 
+# Expired rows read as absent; the purge deletes them for good (StatePurger, state/purge.py).
+PURGE_KV = "DELETE FROM state_kv WHERE expires_at IS NOT NULL AND expires_at <= ?"
+PURGE_COUNTERS = "DELETE FROM state_counter WHERE expires_at IS NOT NULL AND expires_at <= ?"
+
 
 def key_row(record: KeyRecord) -> tuple[Any, ...]:
     return (

@@ -138,5 +138,9 @@ class StateStore(Protocol):
     def counter(self, namespace: str, key: str) -> int:
         """The counter's value; 0 when absent or expired."""
 
+    def purge_expired(self) -> int:
+        """Delete the expired values and counters (they already read as absent); returns how
+        many rows went. Safe to run from every replica at once."""
+
     def close(self) -> None:
         """Release connections."""

@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS state_kv (
 CREATE TABLE IF NOT EXISTS state_counter (
     namespace TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, value BIGINT NOT NULL,
     expires_at DOUBLE PRECISION, PRIMARY KEY (namespace, key));
+CREATE INDEX IF NOT EXISTS state_kv_expiry ON state_kv (expires_at);
+CREATE INDEX IF NOT EXISTS state_counter_expiry ON state_counter (expires_at);
 """
 
 
@@ -207,6 +209,12 @@ class PostgresStateStore:
         check_name(namespace, key)
         rows = self._read(_sql.COUNTER_GET, (namespace, key, time.time()))
         return int(rows[0][0]) if rows else 0
+
+    def purge_expired(self) -> int:
+        now = time.time()
+        with self._use("w") as conn:
+            kv = conn.execute(_pg(_sql.PURGE_KV), (now,)).rowcount
+            return kv + conn.execute(_pg(_sql.PURGE_COUNTERS), (now,)).rowcount
 
     def close(self) -> None:
         for which, lock in self._locks.items():

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS state_kv (
 CREATE TABLE IF NOT EXISTS state_counter (
     namespace TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL, expires_at REAL,
     PRIMARY KEY (namespace, key));
+CREATE INDEX IF NOT EXISTS state_kv_expiry ON state_kv (expires_at);
+CREATE INDEX IF NOT EXISTS state_counter_expiry ON state_counter (expires_at);
 """
 
 
@@ -191,6 +193,12 @@ class SqliteStateStore:
         check_name(namespace, key)
         rows = self._read(_sql.COUNTER_GET, (namespace, key, time.time()))
         return int(rows[0][0]) if rows else 0
+
+    def purge_expired(self) -> int:
+        now = time.time()
+        with self._tx() as conn:
+            kv = conn.execute(_sql.PURGE_KV, (now,)).rowcount
+            return kv + conn.execute(_sql.PURGE_COUNTERS, (now,)).rowcount
 
     def close(self) -> None:
         with self._lock:
