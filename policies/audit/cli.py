@@ -29,11 +29,19 @@ class Format(StrEnum):
 
 
 def load_settings(config_file: Path | None, data_dir: Path | None) -> tuple[AuditConfig, Path]:
-    """AuditConfig from the YAML's ``audit:`` section; data dir from flag, YAML, env, default."""
+    """AuditConfig from the YAML's ``audit:`` section, with BASTION_AUDIT__STORE and
+    BASTION_AUDIT__DSN from the environment winning; data dir from flag, YAML, env, default."""
     doc: dict[str, Any] = {}
     if config_file is not None:
         doc = yaml.safe_load(config_file.read_text()) or {}
-    config = AuditConfig.model_validate(doc.get("audit") or {})
+    section = dict(doc.get("audit") or {})
+    # As for `bastion serve` (and state/open_state): the environment wins over the YAML, so a
+    # DSN kept in a Secret (BASTION_AUDIT__DSN) never has to be written into a file.
+    for field in ("store", "dsn"):
+        value = os.environ.get(f"BASTION_AUDIT__{field.upper()}")
+        if value:
+            section[field] = value
+    config = AuditConfig.model_validate(section)
     chosen = data_dir or doc.get("data_dir") or os.environ.get("BASTION_DATA_DIR") or "data"
     return config, Path(chosen)
 
