@@ -13,8 +13,12 @@ counts, ids of Bastion's own objects), never request text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .claims import Claim
 
 __all__ = [
     "KeyRecord",
@@ -137,6 +141,21 @@ class StateStore(Protocol):
 
     def counter(self, namespace: str, key: str) -> int:
         """The counter's value; 0 when absent or expired."""
+
+    # --- atomic claims: budgets, rate limits, usage ledger (state/claims.py) ---------------
+    def reserve(self, claims: Sequence[Claim]) -> int | None:
+        """In one transaction: if every claim with a limit fits (live value + amount <=
+        limit), add every amount and return None; otherwise change nothing and return the
+        index of the first claim that does not fit."""
+
+    def settle(self, claims: Sequence[Claim]) -> None:
+        """In one transaction, add every amount; a negative amount gives back (never below
+        zero, never on an absent or expired counter). Limits are ignored."""
+
+    def counters(
+        self, namespace: str, prefix: str = "", limit: int = 100_000
+    ) -> list[tuple[str, int]]:
+        """Live ``(key, value)`` counters of a namespace whose key starts with ``prefix``."""
 
     def purge_expired(self) -> int:
         """Delete the expired values and counters (they already read as absent); returns how

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,9 @@ import psycopg
 from psycopg import sql
 
 from . import _sql
+from . import claims as claims_
 from .base import KeyRecord, StateConflict, StateUnavailable, StoredPolicy, check_name
+from .claims import Claim
 
 __all__ = ["PostgresStateStore"]
 
@@ -209,6 +211,29 @@ class PostgresStateStore:
         check_name(namespace, key)
         rows = self._read(_sql.COUNTER_GET, (namespace, key, time.time()))
         return int(rows[0][0]) if rows else 0
+
+    # --- atomic claims (state/claims.py) --------------------------------------------------
+    def reserve(self, claims: Sequence[Claim]) -> int | None:
+        refused = claims_.precheck(claims)
+        if refused is not None or not claims:
+            return refused
+        try:
+            with self._use("w") as conn:
+                claims_.reserve_claims(conn, claims, time.time(), _pg)
+        except claims_.ClaimRefused as exc:
+            return exc.index
+        return None
+
+    def settle(self, claims: Sequence[Claim]) -> None:
+        if claims:
+            with self._use("w") as conn:
+                claims_.settle_claims(conn, claims, time.time(), _pg)
+
+    def counters(
+        self, namespace: str, prefix: str = "", limit: int = 100_000
+    ) -> list[tuple[str, int]]:
+        with self._use("r") as conn:
+            return claims_.list_counters(conn, namespace, prefix, limit, time.time(), _pg)
 
     def purge_expired(self) -> int:
         now = time.time()

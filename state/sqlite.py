@@ -10,13 +10,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import _sql
+from . import claims as claims_
 from .base import KeyRecord, StateConflict, StateUnavailable, StoredPolicy, check_name
+from .claims import Claim
 
 __all__ = ["SqliteStateStore"]
 
@@ -193,6 +195,31 @@ class SqliteStateStore:
         check_name(namespace, key)
         rows = self._read(_sql.COUNTER_GET, (namespace, key, time.time()))
         return int(rows[0][0]) if rows else 0
+
+    # --- atomic claims (state/claims.py) --------------------------------------------------
+    def reserve(self, claims: Sequence[Claim]) -> int | None:
+        refused = claims_.precheck(claims)
+        if refused is not None or not claims:
+            return refused
+        try:
+            with self._tx() as conn:
+                claims_.reserve_claims(conn, claims, time.time())
+        except claims_.ClaimRefused as exc:
+            return exc.index
+        return None
+
+    def settle(self, claims: Sequence[Claim]) -> None:
+        if claims:
+            with self._tx() as conn:
+                claims_.settle_claims(conn, claims, time.time())
+
+    def counters(
+        self, namespace: str, prefix: str = "", limit: int = 100_000
+    ) -> list[tuple[str, int]]:
+        try:
+            return claims_.list_counters(self._conn(), namespace, prefix, limit, time.time())
+        except sqlite3.Error as exc:
+            raise StateUnavailable(f"state store read failed: {type(exc).__name__}") from exc
 
     def purge_expired(self) -> int:
         now = time.time()

@@ -1,0 +1,131 @@
+"""Atomic multi-counter claims: reserve against limits, then settle (budgets, rate limits, usage).
+
+A :class:`Claim` names one counter (namespace, key), an amount and optionally a limit and a
+window (``ttl_s``: the counter restarts that long after its creation, as for ``incr``).
+
+- ``reserve(claims)``: in ONE transaction, every claim with a limit must fit (live value +
+  amount <= limit); then every amount is added. If one does not fit, nothing changes and the
+  index of the first claim that did not fit is returned. Concurrent reservations on the same
+  counters serialize on the rows (PostgreSQL: a conditional upsert ``... DO UPDATE ... WHERE
+  value + amount <= limit RETURNING value`` per claim, rows locked in key order so two
+  reservations never deadlock; SQLite: ``BEGIN IMMEDIATE``). Hence a counter with a limit never
+  exceeds it through reservations.
+- ``settle(claims)``: in one transaction, add every amount; a negative amount returns part of a
+  reservation: it never creates a counter, never revives an expired one and never takes a live
+  one below zero. Limits are ignored (what was spent is recorded).
+
+Both backends run the same SQL text (``?`` placeholders, rewritten for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .base import check_name
+
+__all__ = ["Claim", "ClaimRefused", "list_counters", "precheck", "reserve_claims", "settle_claims"]
+
+_EXPIRED = "state_counter.expires_at IS NOT NULL AND state_counter.expires_at <= ?"
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+
+INCR = (
+    "INSERT INTO state_counter (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (namespace, key) DO UPDATE SET"
+    f" value = CASE WHEN {_EXPIRED} THEN excluded.value"
+    " ELSE state_counter.value + excluded.value END,"
+    f" expires_at = CASE WHEN {_EXPIRED} THEN excluded.expires_at"
+    " ELSE state_counter.expires_at END"
+)
+# The conditional upsert: the row is updated only when the amount still fits under the limit
+# (or the window expired); no row returned means "does not fit".
+RESERVE = INCR + f" WHERE {_EXPIRED} OR state_counter.value + excluded.value <= ? RETURNING value"
+GIVE_BACK = (
+    "UPDATE state_counter SET value = CASE WHEN value + ? < 0 THEN 0 ELSE value + ? END"
+    f" WHERE namespace = ? AND key = ? AND {_LIVE}"
+)
+LIST = f"SELECT key, value FROM state_counter WHERE namespace = ? AND {_LIVE}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One counter change: ``amount`` on ``(namespace, key)``; with ``limit``, only if it fits.
+    ``ttl_s``: the counter's window (it restarts that long after its creation)."""
+
+    namespace: str
+    key: str
+    amount: int
+    limit: int | None = None
+    ttl_s: float | None = None
+
+
+class _Conn(Protocol):
+    def execute(self, statement: Any, args: Any = ...) -> Any: ...
+
+
+class ClaimRefused(Exception):
+    """Raised inside the transaction so that it rolls back; carries the claim's index."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def _expiry(now: float, ttl_s: float | None) -> float | None:
+    if ttl_s is None:
+        return None
+    if ttl_s <= 0:
+        raise ValueError("ttl_s must be positive")
+    return now + ttl_s
+
+
+def _ordered(claims: Sequence[Claim]) -> list[tuple[int, Claim]]:
+    for claim in claims:
+        check_name(claim.namespace, claim.key)
+    return sorted(enumerate(claims), key=lambda ic: (ic[1].namespace, ic[1].key))
+
+
+def precheck(claims: Sequence[Claim]) -> int | None:
+    """The first claim that cannot fit even on an empty counter (no store access needed)."""
+    for i, claim in enumerate(claims):
+        if claim.limit is not None and claim.amount > claim.limit:
+            return i
+    return None
+
+
+def reserve_claims(conn: _Conn, claims: Sequence[Claim], now: float, rewrite: Any = str) -> None:
+    """Apply ``claims`` on ``conn`` inside the caller's transaction; raises :class:`ClaimRefused`
+    (the caller rolls back) at the first claim that does not fit."""
+    for index, c in _ordered(claims):
+        expires = _expiry(now, c.ttl_s)
+        if c.limit is None:
+            conn.execute(rewrite(INCR), (c.namespace, c.key, int(c.amount), expires, now, now))
+            continue
+        args = (c.namespace, c.key, int(c.amount), expires, now, now, now, int(c.limit))
+        if conn.execute(rewrite(RESERVE), args).fetchone() is None:
+            raise ClaimRefused(index)
+
+
+def settle_claims(conn: _Conn, claims: Sequence[Claim], now: float, rewrite: Any = str) -> None:
+    """Add every amount inside the caller's transaction (negative: give back, see module doc)."""
+    for _, c in _ordered(claims):
+        amount = int(c.amount)
+        if amount > 0:
+            args = (c.namespace, c.key, amount, _expiry(now, c.ttl_s), now, now)
+            conn.execute(rewrite(INCR), args)
+        elif amount < 0:
+            conn.execute(rewrite(GIVE_BACK), (amount, amount, c.namespace, c.key, now))
+
+
+def list_counters(
+    conn: _Conn, namespace: str, prefix: str, limit: int, now: float, rewrite: Any = str
+) -> list[tuple[str, int]]:
+    """Live ``(key, value)`` counters of a namespace whose key starts with ``prefix``, by key."""
+    check_name(namespace, prefix or "x")
+    statement, args = LIST, (namespace, now)
+    if prefix:
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        statement, args = statement + " AND key >= ? AND key < ?", (*args, prefix, upper)
+    rows = conn.execute(rewrite(statement + " ORDER BY key LIMIT ?"), (*args, int(limit)))
+    return [(str(k), int(v)) for k, v in rows.fetchall()]
