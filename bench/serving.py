@@ -9,7 +9,10 @@ server (`python -m llama_cpp.server`, same GGUF and threads) is started, Bastion
 
     .venv/bin/python bench/serving.py [--level engine|openai] [--tokens 32]
         [--requests-per-client 2] [--single-client-requests 20] [--runs 3] [--threads N]
-        [--json out.json]
+        [--against OTHER_CHECKOUT] [--json out.json]
+
+``--against`` measures another checkout's `bastion serve` (an older main) in the same run:
+the versions' servers take turns, each measured against the in-process engine as above.
 
 Both paths are measured in the same conditions, because this machine is noisy: the server is
 started first and stays up (idle while the in-process engine runs); at one client the two paths
@@ -189,7 +192,7 @@ async def compare(
                 n = requests_per_client(c, args.requests_per_client, args.single_client_requests)
                 if c == 1:
                     results[c] = await alternate_single(local, served, n)
-                elif run % 2 == 0:
+                elif (run + getattr(args, "order_offset", 0)) % 2 == 0:
                     base = await run_level(local, c, n)
                     results[c] = (base, await run_level(served, c, n))
                 else:
@@ -289,8 +292,15 @@ def openai_level_config(tmp: Path, upstream: str) -> str:
 
 
 def start_server(
-    tmp: Path, threads: int, upstream: str | None = None
+    tmp: Path,
+    threads: int,
+    upstream: str | None = None,
+    tree: Path | None = None,
+    extra_config: str = "",
 ) -> tuple[subprocess.Popen, str, str]:
+    """``bastion serve`` from this checkout, or (``tree``) from another checkout of Bastion run
+    on this environment's packages (its own code first on PYTHONPATH, for Ray's workers too)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = tmp / "bastion.yaml"
     if upstream is None:
@@ -300,11 +310,16 @@ def start_server(
         )
     else:
         models = openai_level_config(tmp, upstream)
-    config.write_text("log_level: WARNING\n" + models)
+    config.write_text("log_level: WARNING\n" + models + extra_config)
     out = open(tmp / "out.log", "w")  # noqa: SIM115
+    env = dict(os.environ)
+    command = [str(Path(sys.executable).parent / "bastion")]
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
+        command = [sys.executable, "-c", "from serving.cli import main; main()"]
     proc = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "bastion"),
+            *command,
             "serve",
             "--config",
             str(config),
@@ -317,6 +332,7 @@ def start_server(
         stderr=subprocess.STDOUT,
         start_new_session=True,
         cwd=tmp,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     wait_ready(proc, url + "/readyz", tmp / "out.log", "bastion serve")
@@ -324,6 +340,49 @@ def start_server(
         line for line in (tmp / "out.log").read_text().splitlines() if line.startswith("bst_")
     )
     return proc, url, key
+
+
+# With --against, this checkout is also measured with the privacy features that came after the
+# pipeline refactor switched off, so that the pipeline itself is compared like for like.
+MATCHED_PRIVACY = "privacy:\n  output_redaction: false\n  learned_detector: false\n"
+
+
+def compare_versions(args: argparse.Namespace, tmp: Path) -> dict[str, list[dict[int, dict]]]:
+    """This checkout against another one (``--against``): their servers take turns, never two at
+    once (2 cores here), in a rotated order each round; within each server's turn Bastion is
+    measured against the in-process engine exactly as in the default mode (compare()), so each
+    version's overhead is taken minutes apart from the other's, against the same baseline."""
+    versions = [("this", None, ""), ("this-matched", None, MATCHED_PRIVACY)]
+    versions.append((f"against:{args.against.name}", args.against, ""))
+    results: dict[str, list[dict[int, dict]]] = {label: [] for label, _, _ in versions}
+    for r in range(args.runs):
+        shift = r % len(versions)
+        order = versions[shift:] + versions[:shift]
+        for label, tree, extra in order if r % 2 == 0 else reversed(order):
+            print(f"== round {r + 1}/{args.runs}: {label}")
+            where = tmp / f"{label.replace(':', '-')}-{r}"
+            proc, url, key = start_server(where, args.threads, tree=tree, extra_config=extra)
+            try:
+                one = argparse.Namespace(**{**vars(args), "runs": 1, "order_offset": r})
+                results[label] += asyncio.run(compare(one, url, key))
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(60)
+    print("\nversion            runs  throughput ratio @16 (median)  TTFT p50 overhead @1 (median)")
+    medians = {}
+    for label, runs in results.items():
+        ratio = statistics.median(run[16]["throughput_ratio"] for run in runs)
+        overhead = statistics.median(run[1]["ttft_p50_overhead_ms"] for run in runs)
+        medians[label] = (ratio, overhead)
+        print(f"{label:<18} {len(runs):>4}  {ratio:>28.3f}x  {overhead:>+29.1f} ms")
+    base_ratio, base_overhead = medians[versions[-1][0]]
+    for label, (ratio, overhead) in medians.items():
+        if label != versions[-1][0]:
+            print(
+                f"{label} vs {versions[-1][0]}: throughput ratio {ratio - base_ratio:+.3f}, "
+                f"TTFT overhead {overhead - base_overhead:+.1f} ms"
+            )
+    return results
 
 
 def main() -> None:
@@ -346,8 +405,23 @@ def main() -> None:
         default=max(1, min((os.cpu_count() or 2) - 1, 8)),
         help="llama.cpp threads, for both paths alike (default: the engine's, cores - 1)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout of Bastion (e.g. `git worktree add /tmp/old <commit>`): its "
+        "`bastion serve` is measured in the same run, in turns with this checkout's (default "
+        "settings, and with output redaction and the learned detector off)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if args.against is not None:
+        if args.level != "engine":
+            parser.error("--against compares the engine level only")
+        with tempfile.TemporaryDirectory() as tmp:
+            results = compare_versions(args, Path(tmp))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         procs: list[subprocess.Popen] = []
