@@ -108,7 +108,6 @@ class _Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
-        self.tokens = Counter("bastion_tokens", "Tokens processed.", ["model", "kind"], registry=r)
         self.decisions = Counter(
             "bastion_policy_decisions",
             "Policy decisions by outcome and rule.",
@@ -138,6 +137,113 @@ class _Metrics:
         self.in_flight = Gauge("bastion_requests_in_flight", "Requests in progress.", registry=r)
         self.auth_failures = Counter(
             "bastion_auth_failures", "Requests with a missing or invalid API key.", registry=r
+        )
+
+        # -- per tenant, model version and variant (the operations plan, issue #13) -----------
+        # Labels are bounded sets, never identifiers: tenant (policy tenant id), model_version
+        # (name@version), variant (the alias split arm, or "-"), status (HTTP status code),
+        # budget (budget id from the policy), limit, guard, verdict, rule (policy rule id),
+        # entity_type, result, kind. Definitions only here; the stages increment them.
+        self.model_requests = Counter(
+            "bastion_model_requests",
+            "Inference requests by tenant, model version, variant and HTTP status.",
+            ["tenant", "model_version", "variant", "status"],
+            registry=r,
+        )
+        self.model_latency = Histogram(
+            "bastion_model_request_latency_seconds",
+            "Inference request latency (to the last byte) by tenant, model version and variant.",
+            ["tenant", "model_version", "variant"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.ttft_by_version = Histogram(
+            "bastion_ttft_by_version_seconds",
+            "Time to first token by model version and variant.",
+            ["model_version", "variant"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.tokens_per_second = Histogram(
+            "bastion_tokens_per_second",
+            "Completion tokens per second of generation (after the first token), by model "
+            "version and variant.",
+            ["model_version", "variant"],
+            buckets=(1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640),
+            registry=r,
+        )
+        self.tokens = Counter(
+            "bastion_tokens",
+            "Tokens by tenant, model version and kind (prompt, completion, cached).",
+            ["tenant", "model_version", "kind"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "bastion_cost",
+            "Chargeback cost in the configured currency units.",
+            ["tenant", "model_version"],
+            registry=r,
+        )
+        self.budget_used_ratio = Gauge(
+            "bastion_budget_used_ratio",
+            "Share of a budget used in its current period (reserved + settled).",
+            ["tenant", "budget"],
+            registry=r,
+        )
+        self.budget_alerts = Counter(
+            "bastion_budget_alerts",
+            "Soft budget threshold alerts sent.",
+            ["tenant", "budget"],
+            registry=r,
+        )
+        self.budget_rejections = Counter(
+            "bastion_budget_rejections",
+            "Requests refused (429) by a hard budget limit.",
+            ["tenant", "budget"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "bastion_rate_limited",
+            "Requests refused (429) by a rate limit.",
+            ["tenant", "limit"],
+            registry=r,
+        )
+        self.policy_denials = Counter(
+            "bastion_policy_denials",
+            "Requests the policy denied, by tenant and rule id.",
+            ["tenant", "rule"],
+            registry=r,
+        )
+        self.tenant_redactions = Counter(
+            "bastion_redactions",
+            "Identifiers replaced by tenant, entity type and where (request or output); "
+            "counts only, never values.",
+            ["tenant", "entity_type", "where"],
+            registry=r,
+        )
+        self.guardrail_verdicts = Counter(
+            "bastion_guardrail_verdicts",
+            "Guardrail verdicts: guard = injection|topic|limits|leakage|blocked_output|"
+            "structured, verdict = pass|flag|block.",
+            ["tenant", "guard", "verdict"],
+            registry=r,
+        )
+        self.cache_requests = Counter(
+            "bastion_cache_requests",
+            "Semantic cache lookups: result = hit|miss|bypass|skip.",
+            ["tenant", "model_version", "result"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "bastion_feedback",
+            "User feedback on answers by model version and rating.",
+            ["model_version", "rating"],
+            registry=r,
+        )
+        self.audit_failures = Counter(
+            "bastion_audit_write_failures",
+            "Audit records that could not be written (the request failed closed).",
+            registry=r,
         )
 
 

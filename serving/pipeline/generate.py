@@ -177,8 +177,6 @@ class Generate(Stage):
     @staticmethod
     def _observe(state: RequestState) -> None:
         model = state.model.key if state.model else "none"
-        usage = state.usage or Usage(0, 0)
-        METRICS.tokens.labels(model, "prompt").inc(usage.prompt_tokens)
-        METRICS.tokens.labels(model, "completion").inc(usage.completion_tokens)
+        # Tokens by tenant and model version: bastion_tokens_total, counted by the usage stage.
         if state.first_token_at is not None:
             METRICS.ttft.labels(model).observe(state.first_token_at - state.started)
