@@ -10,6 +10,8 @@ Members:
 - ``checkpoints.json``: signed checkpoints, oldest first; the last is the anchor.
 - ``consistency.json``: RFC 6962 consistency proofs between consecutive checkpoints.
 - ``public_key.pem``, ``README.txt``.
+- with ``--with-content``: ``content/<index>.json`` per exported record with captured content,
+  outside the hashed leaves (see bundle_content.py); the manifest counts them.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class ExportSummary:
     bundle_bytes: int
     filters: dict[str, str | None]
     record_format: str
+    contents: dict[str, int] | None = None  # with content: counts by status
 
     def audit_detail(self) -> dict[str, str | int]:
         detail: dict[str, str | int] = {
@@ -117,6 +120,10 @@ class ExportSummary:
             "bundle_sha256": self.bundle_sha256,
             "format": self.record_format,
         }
+        if self.contents is not None:
+            detail["contents"] = self.contents.get("present", 0)
+            detail["contents_shredded"] = self.contents.get("shredded", 0)
+            detail["contents_absent"] = self.contents.get("absent", 0)
         for k, v in self.filters.items():
             if v is not None:
                 detail[f"filter_{k}"] = v
@@ -163,6 +170,7 @@ def write_bundle(
     created: str,
     fmt: str = "jsonl",
     compresslevel: int = 6,
+    content: tuple[dict[str, bytes], dict[str, int]] | None = None,
 ) -> ExportSummary:
     """Write a bundle proving ``bodies`` (at ``indices``) against ``checkpoints[-1]``."""
     if fmt not in ("jsonl", "csv"):
@@ -203,6 +211,8 @@ def write_bundle(
         "anchor_root_hash": anchor.root_hash.hex(),
         "checkpoint_count": len(checkpoints),
     }
+    if content is not None:
+        manifest["content"] = dict(content[1])
     manifest_bytes = canonical_json(manifest)
     proof = {
         "tree_size": anchor.tree_size,
@@ -223,6 +233,8 @@ def write_bundle(
         z.writestr("consistency.json", json.dumps(consistency, indent=1))
         z.writestr("public_key.pem", signer.public_key_pem())
         z.writestr("README.txt", _readme(manifest, signer.key_id))
+        for name, data in (content[0] if content is not None else {}).items():
+            z.writestr(name, data)
     tmp.replace(out)
     data = out.read_bytes()
     return ExportSummary(
@@ -234,4 +246,5 @@ def write_bundle(
         bundle_bytes=len(data),
         filters=filters,
         record_format=fmt,
+        contents=dict(content[1]) if content is not None else None,
     )

@@ -1,4 +1,5 @@
-"""`bastion audit` commands: export a verifiable bundle, verify one offline."""
+"""`bastion audit` commands: export a verifiable bundle, verify one offline (and, in
+cli_content.py, read captured content back and shred a tenant's content)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typer
 import yaml
 
 from .config import AuditConfig
+from .content import ContentVault, FileKek
 from .export import append_direct, export_bundle
 from .record import Actor, AuditRecord
 from .signer import FileEd25519Signer
@@ -67,6 +69,13 @@ def export(
         Path | None, typer.Option(help="Data folder [env BASTION_DATA_DIR].")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="Bastion YAML (audit: section).")] = None,
+    with_content: Annotated[
+        bool,
+        typer.Option(
+            "--with-content",
+            help="Add the records' captured (redacted) content beside them; verify checks it.",
+        ),
+    ] = False,
 ) -> None:
     """Write records, signed checkpoints, proofs and the public key into a bundle."""
     cfg, ddir = load_settings(config, data_dir)
@@ -77,11 +86,16 @@ def export(
         # Export never creates a log or a key: a wrong --data-dir must not look like an empty log.
         typer.echo(f"no audit log here: {', '.join(map(str, missing))} not found", err=True)
         raise typer.Exit(2)
+    kek_file = cfg.resolve_kek_file(ddir)
+    if with_content and not kek_file.exists():
+        typer.echo(f"--with-content: no key-encryption key at {kek_file}", err=True)
+        raise typer.Exit(2)
     store = open_store(cfg, ddir)
     try:
         signer = FileEd25519Signer(key_file)
+        opener = ContentVault(store, FileKek(kek_file)).open_item if with_content else None
         summary = export_bundle(
-            store, out, start, end, tenant, event_type, fmt.value, signer=signer
+            store, out, start, end, tenant, event_type, fmt.value, signer=signer, content=opener
         )
         record = AuditRecord(
             event_type="audit.exported",
@@ -99,6 +113,11 @@ def export(
         f"{summary.bundle_sha256}); anchored at tree size {summary.anchor_tree_size}; "
         f"export audited as record {index}; signing key id {signer.key_id}"
     )
+    if summary.contents is not None:
+        c = summary.contents
+        typer.echo(
+            f"content: {c['present']} included, {c['shredded']} shredded, {c['absent']} absent"
+        )
 
 
 @app.command()
@@ -116,3 +135,6 @@ def verify(
     typer.echo(f"OK: {result.reason}")
     if key_id is None:
         typer.echo("note: pass --key-id to pin the signing key you expect", err=True)
+
+
+from . import cli_content  # noqa: E402,F401  (registers `content` and `shred` on this app)

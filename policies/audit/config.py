@@ -62,6 +62,20 @@ class AuditConfig(BaseModel):
         "none",
         description="Content capture: none, or redacted text encrypted under a per-tenant key.",
     )
+    capture_retention_days: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Captured content is crypto-shredded this many days after the UTC day it was "
+            "captured (its day's data key is destroyed); records stay. A tenant's policy "
+            "document may override it (tenants[].audit.capture_retention_days). None: keep."
+        ),
+    )
+    capture_expiry_check_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the sequencer destroys the data keys of expired periods.",
+    )
     kek_file: str | None = Field(
         None,
         description="Key-encryption key (32 random bytes); default <data_dir>/audit-kek.key.",

@@ -6,6 +6,7 @@ __all__ = [
     "AuditError",
     "AuditIntegrityError",
     "AuditUnavailable",
+    "ContentKeyDestroyed",
     "ContentShredded",
     "StoreConflict",
 ]
@@ -38,3 +39,12 @@ class StoreConflict(AuditError):
 
 class ContentShredded(AuditError):
     """The tenant's data key was destroyed; captured content is unreadable by design."""
+
+
+class ContentKeyDestroyed(AuditError):
+    """A batch's content was sealed under a data key that was destroyed meanwhile (by another
+    process); nothing was written, and the content is sealed again under a live key."""
+
+    def __init__(self, dek_ids: set[str]) -> None:
+        super().__init__(f"{len(dek_ids)} data key(s) of this batch were destroyed")
+        self.dek_ids = dek_ids

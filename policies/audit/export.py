@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Literal
 
 from .bundle import ExportSummary, write_bundle
+from .bundle_content import content_files
 from .checkpoint import Checkpoint, sign_checkpoint
+from .content import ContentItem
 from .errors import AuditIntegrityError, StoreConflict
 from .merkle import MerkleTree, leaf_hash
-from .record import AuditRecord, format_time
+from .record import AuditRecord, ContentRef, format_time
 from .signer import Signer
 from .store.base import AuditStore, LeafRow, RecordFilter
 
@@ -49,13 +51,15 @@ def export_bundle(
     signer: Signer,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     max_checkpoints: int = 1000,
+    content: Callable[[ContentRef], ContentItem] | None = None,
 ) -> ExportSummary:
     """Export records with start <= time < end (and tenant / event type) into a zip bundle.
 
     The bundle is anchored in the latest checkpoint; if records were appended after it, a new
     checkpoint is signed with ``signer`` and stored first. Raises AuditIntegrityError if the store
     contradicts its latest checkpoint. The caller appends the ``audit.exported`` record
-    (``summary.audit_detail()``).
+    (``summary.audit_detail()``). With ``content`` (a vault's ``open_item``) the captured
+    content of the exported records is added beside them (see bundle_content.py).
     """
     tree = MerkleTree(store.leaf_hashes())
     latest = store.latest_checkpoint()
@@ -97,6 +101,7 @@ def export_bundle(
         filters=filters,
         created=format_time(clock()),
         fmt=fmt,
+        content=content_files(indices, bodies, content) if content is not None else None,
     )
 
 

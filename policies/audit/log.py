@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +21,11 @@ from typing import Literal, NamedTuple
 from .bundle import ExportSummary
 from .checkpoint import Checkpoint, sign_checkpoint
 from .config import AuditConfig
-from .content import ContentVault, KeyEncryptionKey, SealedContent
-from .errors import AuditIntegrityError, AuditUnavailable, StoreConflict
+from .content import ContentVault, ErasedKeys, KeyEncryptionKey, SealedContent, period_of
+from .errors import AuditIntegrityError, AuditUnavailable, ContentKeyDestroyed, StoreConflict
 from .export import export_bundle
 from .merkle import MerkleTree, leaf_hash
-from .record import AuditRecord
+from .record import Actor, AuditRecord
 from .signer import Signer
 from .store.base import AuditStore, ContentRow, LeafRow, RecordFilter
 
@@ -52,6 +52,14 @@ class _Pending(NamedTuple):
     meta: tuple[bytes, str, str | None, str, str, bytes]  # a LeafRow without its index
     content: SealedContent | None
     future: asyncio.Future[int]
+    record: AuditRecord  # without content: sealed again if its data key was destroyed
+    text: str | None
+
+
+def _meta(record: AuditRecord) -> tuple[bytes, str, str | None, str, str, bytes]:
+    body = record.canonical_bytes()
+    return (leaf_hash(body), record.time, record.actor.tenant, record.event_type,
+            record.outcome, body)  # fmt: skip
 
 
 class AuditLog:
@@ -63,7 +71,11 @@ class AuditLog:
         *,
         kek: KeyEncryptionKey | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retention: Callable[[], Mapping[str, int | None]] | None = None,
     ) -> None:
+        """``clock`` gives record-independent times (checkpoints, content expiry); tests inject
+        one. ``retention`` returns per-tenant overrides of ``capture_retention_days`` (from
+        the policy documents), read at each expiry run."""
         if config.capture == "redacted" and kek is None:
             raise ValueError("audit.capture=redacted needs a key-encryption key")
         self.store = store
@@ -71,6 +83,7 @@ class AuditLog:
         self.config = config
         self.vault = ContentVault(store, kek) if kek is not None else None
         self._clock = clock
+        self._retention = retention
         self._tree = MerkleTree()
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -79,6 +92,7 @@ class AuditLog:
         self._latest: Checkpoint | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._stop = asyncio.Event()
         self._halted: Exception | None = None
         self.stats = LogStats()
 
@@ -92,6 +106,8 @@ class AuditLog:
             asyncio.create_task(self._writer(), name="audit-writer"),
             asyncio.create_task(self._checkpointer(), name="audit-checkpointer"),
         ]
+        if self.vault is not None:
+            self._tasks.append(asyncio.create_task(self._expirer(), name="audit-expirer"))
 
     def _load(self) -> None:
         tree = MerkleTree(self.store.leaf_hashes())
@@ -115,6 +131,7 @@ class AuditLog:
         if not self._tasks:
             return
         self._running = False
+        self._stop.set()
         self._wake.set()
         self._checkpoint_due.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -136,20 +153,38 @@ class AuditLog:
             raise AuditUnavailable(f"audit log is {reason}")
         if record.content is not None:
             raise ValueError("AuditRecord.content is set by the log, not by callers")
-        sealed = None
-        if content is not None and self.vault is not None and record.tenant:
-            try:
-                sealed = await asyncio.to_thread(self.vault.seal, record.tenant, content)
-            except Exception as e:
-                raise AuditUnavailable(f"cannot seal captured content: {e}") from e
-            record = record.model_copy(update={"content": sealed.ref})
-        body = record.canonical_bytes()
-        meta = (leaf_hash(body), record.time, record.actor.tenant, record.event_type,
-                record.outcome, body)  # fmt: skip
+        if content is None or self.vault is None or not record.tenant:
+            content = None
+        sealed, sealed_record = await self._seal(record, content)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(meta, sealed, fut))
+        self._queue.append(_Pending(_meta(sealed_record), sealed, fut, record, content))
         self._wake.set()
         return await fut
+
+    async def _seal(
+        self, record: AuditRecord, content: str | None
+    ) -> tuple[SealedContent | None, AuditRecord]:
+        if content is None or self.vault is None or record.tenant is None:
+            return None, record
+        try:
+            sealed = await asyncio.to_thread(
+                self.vault.seal, record.tenant, content, period_of(record.time)
+            )
+        except Exception as e:
+            raise AuditUnavailable(f"cannot seal captured content: {e}") from e
+        return sealed, record.model_copy(update={"content": sealed.ref})
+
+    async def _reseal(self, batch: list[_Pending], destroyed: set[str]) -> list[_Pending]:
+        """Seal again the content of a batch whose data key another process destroyed."""
+        assert self.vault is not None
+        self.vault.forget(destroyed)
+        out: list[_Pending] = []
+        for p in batch:
+            if p.content is not None and p.content.ref.dek_id in destroyed:
+                sealed, rec = await self._seal(p.record, p.text)
+                p = p._replace(meta=_meta(rec), content=sealed)
+            out.append(p)
+        return out
 
     async def _writer(self) -> None:
         cfg = self.config
@@ -173,7 +208,7 @@ class AuditLog:
                 return
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        for attempt in range(3):
+        for attempt in range(4):
             start = self._tree.size
             leaves = [LeafRow(start + i, *p.meta) for i, p in enumerate(batch)]
             contents: list[ContentRow] = [
@@ -181,10 +216,19 @@ class AuditLog:
             ]
             try:
                 await asyncio.to_thread(self.store.append_batch, start, leaves, contents)
+            except ContentKeyDestroyed as e:
+                # Another process (`bastion audit shred`) destroyed a key this batch used.
+                logger.info("audit data key destroyed elsewhere; sealing again")
+                try:
+                    batch = await self._reseal(batch, e.dek_ids)
+                except AuditUnavailable as err:
+                    self._fail(batch, err)
+                    return
+                continue
             except StoreConflict as e:
                 # Another writer (e.g. the CLI's audit.exported record) appended: catch up.
                 logger.info("audit store moved ahead (%s); catching up", e)
-                if attempt == 2 or not await self._catch_up():
+                if attempt >= 2 or not await self._catch_up():
                     self._fail(batch, AuditUnavailable(f"audit store conflict: {e}"))
                     return
                 continue
@@ -204,6 +248,7 @@ class AuditLog:
             if self._since_checkpoint >= self.config.checkpoint_every_records:
                 self._checkpoint_due.set()
             return
+        self._fail(batch, AuditUnavailable("audit store kept changing; batch not written"))
 
     async def _catch_up(self) -> bool:
         try:
@@ -290,15 +335,21 @@ class AuditLog:
         tenant: str | None = None,
         event_type: str | None = None,
         fmt: Literal["jsonl", "csv"] = "jsonl",
+        *,
+        with_content: bool = False,
     ) -> ExportSummary:
-        """Checkpoint everything durable now, then write a bundle (see ``export_bundle``).
+        """Checkpoint everything durable now, then write a bundle (see ``export_bundle``), with
+        the exported records' captured content when ``with_content``.
 
         The caller appends the ``audit.exported`` record with ``summary.audit_detail()``.
         """
+        if with_content and self.vault is None:
+            raise ValueError("this log captures no content (audit.capture is none)")
+        opener = self.vault.open_item if with_content and self.vault is not None else None
         await self.checkpoint_now()
         return await asyncio.to_thread(
             export_bundle, self.store, out, start, end, tenant, event_type, fmt,
-            signer=self.signer, clock=self._clock,
+            signer=self.signer, clock=self._clock, content=opener,
         )  # fmt: skip
 
     async def read_content(self, record: AuditRecord) -> str:
@@ -307,8 +358,69 @@ class AuditLog:
             raise KeyError("record has no captured content")
         return await asyncio.to_thread(self.vault.open, record.content)
 
+    async def record_at(self, index: int) -> AuditRecord | None:
+        """The record at leaf ``index`` (None when there is none)."""
+        rows = await asyncio.to_thread(self.store.leaves, index, index + 1)
+        return AuditRecord.from_canonical(rows[0].body) if rows else None
+
     async def shred_tenant(self, tenant: str) -> int:
-        """Crypto-shred ``tenant``'s captured content; the caller audits the action."""
+        """Crypto-shred ``tenant``'s captured content (keys destroyed); the caller audits it."""
+        return (await self.erase_tenant(tenant)).keys
+
+    async def erase_tenant(self, tenant: str) -> ErasedKeys:
+        """Destroy every data key of ``tenant``: how many keys, and how many contents became
+        unreadable. The caller records ``audit.content_shredded``."""
         if self.vault is None:
-            return 0
+            return ErasedKeys(tenant, 0, 0)
         return await asyncio.to_thread(self.vault.shred_tenant, tenant)
+
+    def retention_days(self, tenant: str) -> int | None:
+        """Days captured content of ``tenant`` is kept (policy override, else the config)."""
+        overrides = self._retention() if self._retention is not None else {}
+        return overrides.get(tenant, self.config.capture_retention_days)
+
+    async def expire_content(self) -> list[ErasedKeys]:
+        """Destroy the data keys of periods past their retention (by ``clock``) and record one
+        ``audit.content_expired`` per tenant affected. Records are never deleted."""
+        if self.vault is None:
+            return []
+        try:
+            overrides = dict(self._retention()) if self._retention is not None else {}
+        except Exception as e:  # unreadable policy: keep content (nothing is destroyed)
+            logger.error("content expiry skipped: retention unreadable (%s)", type(e).__name__)
+            return []
+
+        def days(tenant: str) -> int | None:
+            return overrides.get(tenant, self.config.capture_retention_days)
+
+        now = self._clock()
+        erased = await asyncio.to_thread(self.vault.expire, days, now)
+        for e in erased:
+            detail: dict[str, str | int | bool] = {
+                "keys_destroyed": e.keys,
+                "contents_unreadable": e.contents,
+                "retention_days": days(e.tenant) or 0,
+            }
+            if e.periods:
+                detail["oldest_period"] = e.periods[0]
+                detail["newest_period"] = e.periods[-1]
+            await self.append(
+                AuditRecord(
+                    event_type="audit.content_expired",
+                    time=now,
+                    actor=Actor(key_id="audit-sequencer", tenant=e.tenant, role="system"),
+                    outcome="success",
+                    detail=detail,
+                )
+            )
+        return erased
+
+    async def _expirer(self) -> None:
+        period = self.config.capture_expiry_check_seconds
+        while self._running:
+            try:
+                await self.expire_content()
+            except Exception as e:  # keep the schedule; the next run tries again
+                logger.error("content expiry failed: %s", type(e).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), period)

@@ -49,6 +49,8 @@ EVENT_TYPES = (
     "audit.exported",
     "audit.queried",
     "audit.content_shredded",
+    "audit.content_read",
+    "audit.content_expired",
     "audit.page_viewed",
     "api.models_listed",
     "admin.models_viewed",
@@ -116,6 +118,9 @@ class PolicyRef(_Model):
 
 
 class Tokens(_Model):
+    cached: NonNegInt | None = Field(
+        None, description="Prompt tokens served from a cache (absent: none)."
+    )
     completion: NonNegInt = Field(0, description="Completion tokens.")
     prompt: NonNegInt = Field(0, description="Prompt tokens.")
 

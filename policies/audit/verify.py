@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import BUNDLE_FORMAT, CSV_COLUMNS, MANIFEST_CONTEXT, csv_row, leaves_digest
+from .bundle_content import CONTENT_DIR, ContentCheck, ContentError, check_content
 from .checkpoint import Checkpoint
 from .merkle import root_from_multi_proof, verify_consistency
 from .signer import key_id_for, verify_signature
@@ -29,6 +30,7 @@ class VerifyResult:
     key_id: str | None = None
     tree_size: int | None = None
     root_hash: str | None = None
+    content: ContentCheck | None = None  # with content files: what was checked
 
 
 class _Fail(Exception):
@@ -60,6 +62,8 @@ def _verify(path: Path, expected_key_id: str | None) -> VerifyResult:
         proof = json.loads(z.read("proof.json"))
         cps = [Checkpoint.from_json(c) for c in json.loads(z.read("checkpoints.json"))]
         consistency = json.loads(z.read("consistency.json"))
+        content_files = {n: z.read(n) for n in names if n.startswith(CONTENT_DIR)}
+        has_content = "content" in manifest or bool(content_files)
 
     # 1. Key and manifest signature.
     key_id = key_id_for(pem)
@@ -128,13 +132,24 @@ def _verify(path: Path, expected_key_id: str | None) -> VerifyResult:
 
     # 5. Every record matches the export filters; CSV columns match the hashed record.
     _check_records(bodies, indices, manifest["filters"], csv_rows)
+
+    # 6. Captured content beside the records, against each record's commitment.
+    content = None
+    if has_content:
+        try:
+            content = check_content(content_files, indices, bodies)
+        except ContentError as e:
+            raise _Fail(str(e)) from e
+    reason = f"{count} records verified against checkpoint {anchor.tree_size} "
+    reason += f"signed by key {key_id}"
     return VerifyResult(
         True,
-        f"{count} records verified against checkpoint {anchor.tree_size} signed by key {key_id}",
+        reason + (f"; {content.summary()}" if content is not None else ""),
         count,
         key_id=key_id,
         tree_size=anchor.tree_size,
         root_hash=anchor.root_hash.hex(),
+        content=content,
     )
 
 

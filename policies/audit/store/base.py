@@ -4,8 +4,9 @@ One append-only schema, four tables:
 - ``audit_leaf``: index, leaf hash, time, tenant, event type, outcome, canonical record bytes.
 - ``audit_checkpoint``: every signed checkpoint (body + signature), in signing order.
 - ``audit_content``: captured (redacted, encrypted) content, outside the hashed leaf.
-- ``audit_data_key``: per-tenant data keys wrapped by the KEK; the only mutable table, and the
-  only permitted change is destroying a key (crypto-shredding).
+- ``audit_data_key``: data keys wrapped by the KEK, one per tenant and period (UTC day; keys
+  written before periods existed have none); the only mutable table, and the only permitted
+  change is destroying a key (crypto-shredding).
 UPDATE and DELETE on the first three are rejected by triggers. Stores are synchronous and
 thread-safe; the asyncio ``AuditLog`` calls them from worker threads.
 """
@@ -51,6 +52,7 @@ class DataKeyRow:
     wrapped: bytes | None  # None once shredded
     created: str
     shredded: str | None
+    period: str | None = None  # UTC day "YYYY-MM-DD" of the content it seals; None: legacy key
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,8 @@ class AuditStore(Protocol):
     ) -> None:
         """Write leaves ``start..`` and their content in ONE transaction, durable on return.
 
-        MUST raise StoreConflict (and write nothing) when the store's size is not ``start``.
+        MUST raise StoreConflict (and write nothing) when the store's size is not ``start``,
+        and ContentKeyDestroyed (and write nothing) when a content's data key is not live.
         Any other failure MUST leave nothing written.
         """
         ...
@@ -126,6 +129,23 @@ class AuditStore(Protocol):
 
     def shred_data_keys(self, tenant: str, at: str) -> int:
         """Destroy every live data key of ``tenant``; return how many were destroyed."""
+        ...
+
+    def shred_keys(self, dek_ids: Sequence[str], at: str) -> int:
+        """Destroy exactly these live data keys in ONE transaction; return how many."""
+        ...
+
+    def content_count(self, dek_ids: Sequence[str]) -> int:
+        """How many captured contents are sealed under these data keys."""
+        ...
+
+    def key_last_used(self, dek_id: str) -> str | None:
+        """The latest record time among the contents sealed under ``dek_id`` (None: unused)."""
+        ...
+
+    def reclaim_shredded(self) -> bool:
+        """Physically remove destroyed key bytes where the backend keeps old row versions
+        (PostgreSQL: VACUUM audit_data_key). True when done or not needed."""
         ...
 
     def close(self) -> None: ...

@@ -6,6 +6,7 @@ Appends take a transaction-scoped advisory lock, so several writers (a sequencer
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,10 +15,12 @@ import psycopg
 from psycopg import sql
 
 from ..checkpoint import Checkpoint
-from ..errors import AuditUnavailable, StoreConflict
+from ..errors import AuditUnavailable, ContentKeyDestroyed, StoreConflict
 from .base import ContentRow, DataKeyRow, LeafRow, RecordFilter
 
 __all__ = ["PostgresStore"]
+
+logger = logging.getLogger(__name__)
 
 _APPEND_LOCK = 0x62617374696F6E  # "bastion"
 
@@ -38,13 +41,15 @@ CREATE TABLE IF NOT EXISTS audit_data_key (
     dek_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped BYTEA,
     created TEXT NOT NULL, shredded TEXT);
 CREATE INDEX IF NOT EXISTS audit_data_key_tenant ON audit_data_key (tenant, created);
+ALTER TABLE audit_data_key ADD COLUMN IF NOT EXISTS period TEXT;
+CREATE INDEX IF NOT EXISTS audit_content_dek ON audit_content (dek_id);
 CREATE OR REPLACE FUNCTION audit_reject() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$;
 CREATE OR REPLACE FUNCTION audit_key_only_shred() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' OR NEW.wrapped IS NOT NULL OR NEW.dek_id IS DISTINCT FROM OLD.dek_id
      OR NEW.tenant IS DISTINCT FROM OLD.tenant OR NEW.kek_id IS DISTINCT FROM OLD.kek_id
-     OR NEW.created IS DISTINCT FROM OLD.created THEN
+     OR NEW.created IS DISTINCT FROM OLD.created OR NEW.period IS DISTINCT FROM OLD.period THEN
     RAISE EXCEPTION 'audit_data_key rows may only be shredded';
   END IF;
   RETURN NEW;
@@ -70,6 +75,9 @@ CREATE OR REPLACE TRIGGER audit_data_key_no_truncate BEFORE TRUNCATE ON audit_da
 )
 
 _LEAF_COLS = "idx, leaf_hash, time, tenant, event_type, outcome, body"
+
+
+_KEY_COLS = "dek_id, tenant, kek_id, wrapped, created, shredded, period"
 
 
 def _leaf(row: tuple) -> LeafRow:
@@ -144,6 +152,18 @@ class PostgresStore:
                 for r in leaves:
                     cp.write_row(r)
             if contents:
+                used = sorted({x.dek_id for x in contents})
+                # FOR SHARE: a concurrent shred waits for this batch (or this batch sees it).
+                live = {
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT dek_id FROM audit_data_key WHERE dek_id = ANY(%s)"
+                        " AND wrapped IS NOT NULL FOR SHARE",
+                        (used,),
+                    ).fetchall()
+                }
+                if len(live) != len(used):
+                    raise ContentKeyDestroyed(set(used) - live)
                 with cur.copy(
                     "COPY audit_content (content_id, idx, tenant, dek_id, nonce, ciphertext)"
                     " FROM STDIN"
@@ -231,12 +251,13 @@ class PostgresStore:
     def add_data_key(self, row: DataKeyRow) -> None:
         with self._write() as cur:
             cur.execute(
-                "INSERT INTO audit_data_key VALUES (%s, %s, %s, %s, %s, %s)",
-                (row.dek_id, row.tenant, row.kek_id, row.wrapped, row.created, row.shredded),
-            )
+                f"INSERT INTO audit_data_key ({_KEY_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (row.dek_id, row.tenant, row.kek_id, row.wrapped, row.created, row.shredded,
+                 row.period),
+            )  # fmt: skip
 
     def data_keys(self, tenant: str | None = None) -> list[DataKeyRow]:
-        q = "SELECT dek_id, tenant, kek_id, wrapped, created, shredded FROM audit_data_key"
+        q = f"SELECT {_KEY_COLS} FROM audit_data_key"
         args: tuple = ()
         if tenant is not None:
             q += " WHERE tenant = %s"
@@ -244,18 +265,67 @@ class PostgresStore:
         with self._read() as cur:
             rows = cur.execute(q + " ORDER BY created, dek_id", args).fetchall()
         return [
-            DataKeyRow(r[0], r[1], r[2], None if r[3] is None else bytes(r[3]), r[4], r[5])
+            DataKeyRow(r[0], r[1], r[2], None if r[3] is None else bytes(r[3]), r[4], r[5], r[6])
             for r in rows
         ]
 
     def shred_data_keys(self, tenant: str, at: str) -> int:
         """Destroy the wrapped keys. Dead row versions remain until VACUUM (see docs/audit.md)."""
         with self._write() as cur:
-            return cur.execute(
+            n = cur.execute(
                 "UPDATE audit_data_key SET wrapped = NULL, shredded = %s"
                 " WHERE tenant = %s AND wrapped IS NOT NULL",
                 (at, tenant),
             ).rowcount
+        self.reclaim_shredded()
+        return n
+
+    def shred_keys(self, dek_ids: Sequence[str], at: str) -> int:
+        if not dek_ids:
+            return 0
+        with self._write() as cur:
+            n = cur.execute(
+                "UPDATE audit_data_key SET wrapped = NULL, shredded = %s"
+                " WHERE dek_id = ANY(%s) AND wrapped IS NOT NULL",
+                (at, list(dek_ids)),
+            ).rowcount
+        self.reclaim_shredded()
+        return n
+
+    def content_count(self, dek_ids: Sequence[str]) -> int:
+        if not dek_ids:
+            return 0
+        with self._read() as cur:
+            return cur.execute(
+                "SELECT COUNT(*) FROM audit_content WHERE dek_id = ANY(%s)", (list(dek_ids),)
+            ).fetchone()[0]
+
+    def key_last_used(self, dek_id: str) -> str | None:
+        with self._read() as cur:
+            return cur.execute(
+                "SELECT MAX(l.time) FROM audit_content c JOIN audit_leaf l ON l.idx = c.idx"
+                " WHERE c.dek_id = %s",
+                (dek_id,),
+            ).fetchone()[0]
+
+    def reclaim_shredded(self) -> bool:
+        """VACUUM audit_data_key, so the dead row versions holding destroyed keys are removed.
+
+        VACUUM needs its own (autocommit) connection and the table's owner or a superuser; where
+        the role may not, this returns False and the operator runs it (docs/audit.md, section 7).
+        """
+        try:
+            with psycopg.connect(
+                self.dsn,
+                connect_timeout=self._timeout,
+                options=f"-c search_path={self.schema}",
+                autocommit=True,
+            ) as conn:
+                conn.execute("VACUUM audit_data_key")
+        except psycopg.Error as e:
+            logger.warning("VACUUM audit_data_key failed (%s): run it as owner", type(e).__name__)
+            return False
+        return True
 
     def close(self) -> None:
         with self._wlock, self._rlock:

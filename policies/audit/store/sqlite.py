@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..checkpoint import Checkpoint
-from ..errors import AuditUnavailable, StoreConflict
+from ..errors import AuditUnavailable, ContentKeyDestroyed, StoreConflict
 from .base import ContentRow, DataKeyRow, LeafRow, RecordFilter
 
 __all__ = ["SqliteStore"]
@@ -29,8 +29,16 @@ CREATE TABLE IF NOT EXISTS audit_content (
     nonce BLOB NOT NULL, ciphertext BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_data_key (
     dek_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped BLOB,
-    created TEXT NOT NULL, shredded TEXT);
+    created TEXT NOT NULL, shredded TEXT, period TEXT);
 CREATE INDEX IF NOT EXISTS audit_data_key_tenant ON audit_data_key (tenant, created);
+CREATE INDEX IF NOT EXISTS audit_content_dek ON audit_content (dek_id);
+"""
+
+# Logs created before keys had periods: add the column (legacy keys keep period NULL) and
+# re-create the key trigger so that the period, too, can never change.
+_MIGRATE_PERIOD = """
+ALTER TABLE audit_data_key ADD COLUMN period TEXT;
+DROP TRIGGER IF EXISTS audit_data_key_only_shred;
 """
 
 _APPEND_ONLY = ("audit_leaf", "audit_checkpoint", "audit_content")
@@ -49,6 +57,7 @@ BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_data_key_only_shred BEFORE UPDATE ON audit_data_key
 WHEN NEW.wrapped IS NOT NULL OR NEW.dek_id IS NOT OLD.dek_id OR NEW.tenant IS NOT OLD.tenant
   OR NEW.kek_id IS NOT OLD.kek_id OR NEW.created IS NOT OLD.created
+  OR NEW.period IS NOT OLD.period
 BEGIN SELECT RAISE(ABORT, 'audit_data_key rows may only be shredded'); END;
 CREATE TRIGGER IF NOT EXISTS audit_data_key_no_delete BEFORE DELETE ON audit_data_key
 BEGIN SELECT RAISE(ABORT, 'audit_data_key rows are shredded, not deleted'); END;
@@ -66,6 +75,9 @@ def _key(row: tuple) -> DataKeyRow:
     return DataKeyRow(row[0], row[1], row[2], None if row[3] is None else bytes(row[3]), *row[4:])
 
 
+_KEY_COLS = "dek_id, tenant, kek_id, wrapped, created, shredded, period"
+
+
 class SqliteStore:
     """One writer connection and one reader connection (WAL: readers never block the writer)."""
 
@@ -75,7 +87,11 @@ class SqliteStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._w = self._connect()
-            self._w.executescript(_SCHEMA + _TRIGGERS)
+            self._w.executescript(_SCHEMA)
+            columns = {r[1] for r in self._w.execute("PRAGMA table_info(audit_data_key)")}
+            if "period" not in columns:
+                self._w.executescript(f"BEGIN IMMEDIATE;{_MIGRATE_PERIOD}COMMIT;")
+            self._w.executescript(_TRIGGERS)
             self._r = self._connect()
         except (sqlite3.Error, OSError) as e:
             raise AuditUnavailable(f"cannot open audit store {self.path}: {e}") from e
@@ -120,6 +136,18 @@ class SqliteStore:
                 f"INSERT INTO audit_leaf ({_LEAF_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", leaves
             )
             if contents:
+                used = sorted({x.dek_id for x in contents})
+                marks = ", ".join("?" * len(used))
+                live = {
+                    r[0]
+                    for r in c.execute(
+                        f"SELECT dek_id FROM audit_data_key WHERE dek_id IN ({marks})"
+                        " AND wrapped IS NOT NULL",
+                        used,
+                    )
+                }
+                if len(live) != len(used):
+                    raise ContentKeyDestroyed(set(used) - live)
                 c.executemany(
                     "INSERT INTO audit_content VALUES (?, ?, ?, ?, ?, ?)",
                     [
@@ -204,12 +232,13 @@ class SqliteStore:
     def add_data_key(self, row: DataKeyRow) -> None:
         with self._write() as c:
             c.execute(
-                "INSERT INTO audit_data_key VALUES (?, ?, ?, ?, ?, ?)",
-                (row.dek_id, row.tenant, row.kek_id, row.wrapped, row.created, row.shredded),
-            )
+                f"INSERT INTO audit_data_key ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row.dek_id, row.tenant, row.kek_id, row.wrapped, row.created, row.shredded,
+                 row.period),
+            )  # fmt: skip
 
     def data_keys(self, tenant: str | None = None) -> list[DataKeyRow]:
-        sql = "SELECT dek_id, tenant, kek_id, wrapped, created, shredded FROM audit_data_key"
+        sql = f"SELECT {_KEY_COLS} FROM audit_data_key"
         args: tuple = ()
         if tenant is not None:
             sql += " WHERE tenant = ?"
@@ -225,10 +254,45 @@ class SqliteStore:
                 " WHERE tenant = ? AND wrapped IS NOT NULL",
                 (at, tenant),
             ).rowcount
-        # Move the overwritten pages out of the WAL into the main file (secure_delete zeroes them).
+        self.reclaim_shredded()
+        return n
+
+    def shred_keys(self, dek_ids: Sequence[str], at: str) -> int:
+        if not dek_ids:
+            return 0
+        marks = ", ".join("?" * len(dek_ids))
+        with self._write() as c:
+            n = c.execute(
+                "UPDATE audit_data_key SET wrapped = NULL, shredded = ?"
+                f" WHERE dek_id IN ({marks}) AND wrapped IS NOT NULL",
+                (at, *dek_ids),
+            ).rowcount
+        self.reclaim_shredded()
+        return n
+
+    def content_count(self, dek_ids: Sequence[str]) -> int:
+        if not dek_ids:
+            return 0
+        marks = ", ".join("?" * len(dek_ids))
+        with self._rlock:
+            return self._r.execute(
+                f"SELECT COUNT(*) FROM audit_content WHERE dek_id IN ({marks})", tuple(dek_ids)
+            ).fetchone()[0]
+
+    def key_last_used(self, dek_id: str) -> str | None:
+        with self._rlock:
+            return self._r.execute(
+                "SELECT MAX(l.time) FROM audit_content c JOIN audit_leaf l ON l.idx = c.idx"
+                " WHERE c.dek_id = ?",
+                (dek_id,),
+            ).fetchone()[0]
+
+    def reclaim_shredded(self) -> bool:
+        # secure_delete zeroed the old key bytes in the pages; move those pages out of the WAL
+        # into the main file so that no copy of a destroyed key stays in the log file.
         with self._wlock:
             self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return n
+        return True
 
     def close(self) -> None:
         with self._wlock, self._rlock:
