@@ -1,19 +1,36 @@
-"""The model catalog: which model versions exist, where they run, and what a name resolves to.
+"""The one model catalog: which model versions exist, where they run, and what a name resolves to.
 
-Built from the serving configuration. A client may name a model as ``name`` (its default
-version: the first one configured) or as ``name@version``. Which version a request may use is
-the policy layer's decision (policies/decide.py); the registry only knows what is deployed.
+Built from the serving configuration (how each version runs: engine, weights, context window)
+and the policy documents (where it may run). A version's **site is declared once**, in the policy
+documents (``models[].site``); the configuration's ``models[].site`` is optional and, when given,
+MUST agree (:func:`site_mismatches`, checked at every start and policy reload). A configured
+version the policy does not name runs on its configured site, else on the node's own site —
+and no tenant can reach it until a policy names it.
+
+A client may name a model as ``name`` (its default version: the first one configured), as
+``name@version``, or as an alias (models/aliases.py). Which version a request may use is the
+policy layer's decision (policies/decide.py); the registry only knows what is deployed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from serving.config import EmbeddingConfig, ModelConfig
+    from policies.documents import PolicySet
+    from serving.config import EmbeddingConfig, ModelConfig, Settings
 
-__all__ = ["DeployedModel", "ModelNotFound", "Registry"]
+__all__ = [
+    "DeployedModel",
+    "ModelNotFound",
+    "Registry",
+    "configured_sites",
+    "place",
+    "policy_sites",
+    "site_mismatches",
+]
 
 
 class ModelNotFound(LookupError):
@@ -22,10 +39,8 @@ class ModelNotFound(LookupError):
 
 @dataclass(frozen=True)
 class DeployedModel:
-    """A model version as this deployment runs it (engine, context window, kind). What a
-    version *may* process, and the site policy places it on, is the policy's
-    :class:`policies.documents.ModelVersion`; the two sites are checked to agree at start-up
-    (serving/policy_reload.py ``read_policy``)."""
+    """A model version as this deployment runs it (engine, context window, kind) and the site
+    it runs on (the policy's :class:`policies.documents.ModelVersion` declares it)."""
 
     name: str
     version: str
@@ -39,21 +54,83 @@ class DeployedModel:
         return f"{self.name}@{self.version}"
 
 
+def configured_sites(settings: Settings) -> dict[str, str | None]:
+    """Each configured model version (and the embedder) → the site the configuration gives
+    (None: not given; the policy declares it)."""
+    emb = settings.embeddings
+    sites: dict[str, str | None] = {m.key: m.site for m in settings.models}
+    sites[f"{emb.name}@{emb.version}"] = emb.site
+    return sites
+
+
+def policy_sites(policy: PolicySet | None) -> dict[str, str]:
+    """name@version → the site the policy documents declare."""
+    return {m.id: m.site for m in policy.models} if policy is not None else {}
+
+
+def site_mismatches(
+    configured: Mapping[str, str | None], declared: Mapping[str, str]
+) -> list[tuple[str, str, str]]:
+    """(version, configured site, policy's site) for every version configured on another site
+    than the policy places it."""
+    return [
+        (key, site, declared[key])
+        for key, site in configured.items()
+        if site is not None and key in declared and declared[key] != site
+    ]
+
+
+def _site(key: str, configured: str | None, declared: Mapping[str, str], default: str) -> str:
+    return declared.get(key) or configured or default
+
+
+def place(settings: Settings, policy: PolicySet | None) -> Settings:
+    """``settings`` with every model version's (and the embedder's) site filled in from the
+    policy documents (see the module docstring). The caller checks :func:`site_mismatches`
+    first; here the policy's site wins. Without a policy: the configured site, else the
+    node's (``settings.site``)."""
+    declared = policy_sites(policy)
+    models = [
+        m.model_copy(update={"site": _site(m.key, m.site, declared, settings.site)})
+        for m in settings.models
+    ]
+    emb = settings.embeddings
+    key = f"{emb.name}@{emb.version}"
+    embeddings = emb.model_copy(update={"site": _site(key, emb.site, declared, settings.site)})
+    return settings.model_copy(update={"models": models, "embeddings": embeddings})
+
+
 class Registry:
+    """The deployed model versions. ``policy`` gives each version's site (declared once, there);
+    without it (or for a version it does not name) the configured site, else ``default_site``."""
+
     def __init__(
-        self, models: list[ModelConfig], embeddings: EmbeddingConfig | None = None
+        self,
+        models: Iterable[ModelConfig],
+        embeddings: EmbeddingConfig | None = None,
+        policy: PolicySet | None = None,
+        default_site: str = "local",
     ) -> None:
         self._versions: dict[str, DeployedModel] = {}
         self._default: dict[str, str] = {}
+        declared = policy_sites(policy)
         entries = [
-            DeployedModel(m.name, m.version, m.site, m.engine, m.context_length) for m in models
+            DeployedModel(
+                m.name,
+                m.version,
+                _site(m.key, m.site, declared, default_site),
+                m.engine,
+                m.context_length,
+            )
+            for m in models
         ]
         if embeddings is not None:
+            key = f"{embeddings.name}@{embeddings.version}"
             entries.append(
                 DeployedModel(
                     embeddings.name,
                     embeddings.version,
-                    embeddings.site,
+                    _site(key, embeddings.site, declared, default_site),
                     "sentence-transformers",
                     256,
                     "embed",

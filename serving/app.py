@@ -340,9 +340,10 @@ def build_app(settings: Settings) -> Application:
 
     Refuses (PolicyDocumentError, PolicySiteMismatch) documents that do not load or that place
     a configured model on another site, as ``bastion serve`` does; publishes them otherwise."""
-    from serving.policy_reload import prepare_policy
+    from serving.policy_reload import placed_settings, prepare_policy
 
     prepare_policy(settings)
+    settings = placed_settings(settings)  # each version's site, declared once in policy
     data = settings.model_dump(mode="json")
     models = {
         m.key: serve.deployment(

@@ -63,8 +63,9 @@ def _bootstrap(settings: Settings) -> str | None:
     policy = settings.data_dir / "policy.yaml"
     if not settings.policy.files and not policy.exists():
         emb = settings.embeddings
-        local = [m.key for m in settings.models if m.site == settings.site]
-        if emb.site == settings.site:
+        # A site left to policy is the node's own in the policy written here.
+        local = [m.key for m in settings.models if (m.site or settings.site) == settings.site]
+        if (emb.site or settings.site) == settings.site:
             local.append(f"{emb.name}@{emb.version}")
         policy.write_text(bootstrap_policy_yaml(settings.site, "default", local))
     store = _key_store(settings)
@@ -77,8 +78,12 @@ def _bootstrap(settings: Settings) -> str | None:
     return None
 
 
-def _check_policy(settings: Settings) -> None:
-    """The policy must load, and agree with the configuration on where each model runs."""
+def _check_policy(settings: Settings) -> Settings:
+    """The policy must load, and agree with the configuration on where each model runs (the
+    site is declared once, in the policy documents). Returns ``settings`` with every model
+    version's site filled in from the policy (models/registry.py ``place``)."""
+    from models.engines.openai import check_upstream_hosts
+    from models.registry import configured_sites, place, policy_sites, site_mismatches
     from policies.decide import PolicyEngine
     from policies.documents import PolicyDocumentError
 
@@ -89,24 +94,19 @@ def _check_policy(settings: Settings) -> None:
             typer.echo(str(issue), err=True)
         typer.echo("policy documents rejected; not starting", err=True)
         raise typer.Exit(2) from None
-    emb = settings.embeddings
-    deployed = [(m.key, m.site) for m in settings.models] + [
-        (f"{emb.name}@{emb.version}", emb.site)
-    ]
-    for key, site in deployed:
-        declared = engine.model_site(key)
-        if declared is not None and declared != site:
-            typer.echo(
-                f"model {key} is configured on site {site} but policy places it on {declared}",
-                err=True,
-            )
-            raise typer.Exit(2)
-    from models.engines.openai import check_upstream_hosts
-
+    declared = policy_sites(engine.policy_set)
+    for key, site, where in site_mismatches(configured_sites(settings), declared):
+        typer.echo(
+            f"model {key} is configured on site {site} but policy places it on {where}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    settings = place(settings, engine.policy_set)
     for problem in (problems := check_upstream_hosts(settings.models, engine.policy_set)):
         typer.echo(problem, err=True)
     if problems:
         raise typer.Exit(2)
+    return settings
 
 
 @app.command()
@@ -143,7 +143,7 @@ def serve(
     _check_ports(settings, proxy_port)
     _warn_loose_files(settings)
     key = _bootstrap(settings)
-    _check_policy(settings)
+    settings = _check_policy(settings)
     if key is not None:
         typer.echo("Bootstrap admin API key for tenant 'default' (shown once, store it safely):")
         typer.echo(key)
@@ -322,7 +322,27 @@ def serve_config_cmd(config: ConfigOpt = None) -> None:
     from serving.app import serve_config
 
     settings = _settings(config)
-    typer.echo(yaml.safe_dump(serve_config(settings), sort_keys=False), nl=False)
+    typer.echo(yaml.safe_dump(serve_config(_placed(settings)), sort_keys=False), nl=False)
+
+
+def _placed(settings: Settings) -> Settings:
+    """Every model version's site for a Serve config: from the policy documents (declared
+    once there). Where they cannot be read here, the configured site or the node's; the config
+    then names it in its settings, so ``build_app`` refuses it at deploy time if the policy
+    places the version elsewhere."""
+    from models.registry import configured_sites, place
+
+    unset = [key for key, site in configured_sites(settings).items() if site is None]
+    if not unset:
+        return settings
+    if not any(Path(path).exists() for path in settings.policy_files()):
+        typer.echo(
+            f"note: no policy documents here; {', '.join(unset)} placed on site "
+            f"{settings.site} (checked against the policy when the application starts)",
+            err=True,
+        )
+        return place(settings, None)
+    return _check_policy(settings)
 
 
 @keys_app.command("create")

@@ -88,7 +88,12 @@ class ModelConfig(_Replicated):
         description="Local path to the weights (GGUF file or model directory). "
         "Empty means the bundled SmolLM2-135M-Instruct Q4_1 GGUF.",
     )
-    site: str = Field("local", description="Site (Ray resource `site:<id>`) the model runs on.")
+    site: str | None = Field(
+        None,
+        description="Optional: the site comes from the policy documents (`models[].site`), "
+        "where it is declared once. When given here it must agree (checked at start and at "
+        "every policy reload). A version no policy names runs on this site, else on `site`.",
+    )
     context_length: int = Field(2048, ge=128, description="Context window in tokens.")
     threads: int | None = Field(None, ge=1, description="CPU threads for CPU engines.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="transformers device.")
@@ -98,8 +103,8 @@ class ModelConfig(_Replicated):
 
     @field_validator("name", "version", "site")
     @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _NAME.match(value):
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.match(value):
             raise ValueError("use lowercase letters, digits, '.', '_' or '-' (max 63 chars)")
         return value
 
@@ -117,7 +122,11 @@ class ModelConfig(_Replicated):
 class EmbeddingConfig(_Replicated):
     name: str = Field("all-minilm-l6-v2", description="Model name for /v1/embeddings.")
     version: str = Field("v1", description="Version label; policy names it `name@version`.")
-    site: str = Field("local", description="Site (Ray resource `site:<id>`) it runs on.")
+    site: str | None = Field(
+        None,
+        description="Optional, as for models: the policy documents declare the site; when "
+        "given here it must agree.",
+    )
     path: str | None = Field(
         None, description="Sentence-transformers directory; empty means the bundled MiniLM."
     )

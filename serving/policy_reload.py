@@ -33,6 +33,7 @@ __all__ = [
     "PolicyReloader",
     "PolicySiteMismatch",
     "deployed_sites",
+    "placed_settings",
     "prepare_policy",
     "read_policy",
     "reload_configured",
@@ -81,21 +82,17 @@ def _sources(files: Sequence[Path]) -> list[tuple[str, str]]:
 
 
 def read_policy(
-    files: Sequence[Path], deployed: Mapping[str, str] | None = None
+    files: Sequence[Path], deployed: Mapping[str, str | None] | None = None
 ) -> tuple[PolicySet, StoredPolicy]:
-    """Read and validate ``files``; with ``deployed`` (model version → configured site), also
-    check the sites. Raises PolicyDocumentError (PolicySiteMismatch for a site)."""
+    """Read and validate ``files``; with ``deployed`` (model version → configured site, None
+    when the configuration leaves it to policy), also check the sites. Raises
+    PolicyDocumentError (PolicySiteMismatch for a site)."""
+    from models.registry import policy_sites, site_mismatches
+
     sources = _sources(files)
     policy = load_texts(sources)
-    if deployed:
-        declared = {m.id: m.site for m in policy.models}
-        wrong = [
-            (key, site, declared[key])
-            for key, site in deployed.items()
-            if key in declared and declared[key] != site
-        ]
-        if wrong:
-            raise PolicySiteMismatch(wrong)
+    if deployed and (wrong := site_mismatches(deployed, policy_sites(policy))):
+        raise PolicySiteMismatch(wrong)
     return policy, StoredPolicy(policy.version, tuple(sources))
 
 
@@ -108,18 +105,35 @@ def request_reload(
     return state.publish_policy(stored)
 
 
-def deployed_sites(settings: Settings) -> dict[str, str]:
-    """Each configured model version (and the embedder) → the site the configuration gives."""
-    emb = settings.embeddings
-    sites = {m.key: m.site for m in settings.models}
-    sites[f"{emb.name}@{emb.version}"] = emb.site
-    return sites
+def deployed_sites(settings: Settings) -> dict[str, str | None]:
+    """Each configured model version (and the embedder) → the site the configuration gives
+    (None: left to the policy documents, where the site is declared once)."""
+    from models.registry import configured_sites
+
+    return configured_sites(settings)
+
+
+def placed_settings(settings: Settings) -> Settings:
+    """``settings`` with every model version's site taken from the policy documents (the one
+    place it is declared; models/registry.py). Raises PolicyDocumentError, or
+    PolicySiteMismatch when the configuration names another site than policy."""
+    from models.registry import place
+
+    policy, _ = read_policy(settings.policy_files(), deployed_sites(settings))
+    return place(settings, policy)
 
 
 def _check_hosts(models: Sequence[Any], policy: Any) -> None:
-    """Engine openai residency: every upstream host is listed for its model's site."""
+    """Engine openai residency: every upstream host is listed for its model's site (the
+    policy's, where the configuration leaves the site to it)."""
     from models.engines.openai import check_upstream_hosts
+    from models.registry import policy_sites
 
+    declared = policy_sites(policy)
+    models = [
+        m if m.site is not None else m.model_copy(update={"site": declared.get(m.key)})
+        for m in models
+    ]
     if problems := check_upstream_hosts(models, policy):
         raise PolicyDocumentError([PolicyIssue("<configuration>", None, None, p) for p in problems])
 
@@ -155,7 +169,7 @@ class PolicyReloader:
         files: list[Path],
         state: StateStore | Path,
         every_s: float = 1.0,
-        deployed: Mapping[str, str] | None = None,
+        deployed: Mapping[str, str | None] | None = None,
         models: Sequence[Any] = (),
     ) -> None:
         """``models``: the configured model versions, so that a reload from the admin API is

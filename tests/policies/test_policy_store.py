@@ -201,7 +201,9 @@ def _settings(tmp_path: Path, model_site_in_policy: str):  # -> serving.config.S
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(LOCAL_POLICY.replace("SITE", model_site_in_policy))
-    return Settings(data_dir=tmp_path / "data", policy={"files": [policy]})
+    # The site is declared in policy; a configuration that names one too must agree.
+    models = [{"name": "smollm2-135m-instruct", "site": "local"}]
+    return Settings(data_dir=tmp_path / "data", policy={"files": [policy]}, models=models)
 
 
 def test_build_app_refuses_a_site_mismatch(tmp_path: Path, monkeypatch) -> None:
