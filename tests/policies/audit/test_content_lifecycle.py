@@ -114,7 +114,7 @@ def test_keys_are_per_tenant_and_day_and_age_expiry_destroys_exactly_the_old_day
 
 
 def test_expiry_runs_on_the_sequencer_schedule(tmp_path: Path, signer) -> None:
-    clock = Clock(T0 + 10 * DAY)  # injected: the content below is 10 days old at once
+    clock = Clock(T0)  # injected: the test moves it 10 days on, nothing waits for real days
     config = AuditConfig(
         sqlite_path=str(tmp_path / "a.db"), capture="redacted", capture_retention_days=3,
         capture_expiry_check_seconds=0.05, batch_max_wait_ms=1.0,
@@ -125,6 +125,7 @@ def test_expiry_runs_on_the_sequencer_schedule(tmp_path: Path, signer) -> None:
         log = AuditLog(store, signer, config, kek=FileKek(tmp_path / "kek"), clock=clock)
         await log.start()
         await log.append(make_record(0), content="<PERSON_1>")
+        clock.now = T0 + 10 * DAY
         # The scheduled run (not a direct call) destroys the key and records it.
         for _ in range(400):
             page = await log.query(RecordFilter(event_type="audit.content_expired"), 10)
