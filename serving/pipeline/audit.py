@@ -23,6 +23,7 @@ from typing import Protocol
 from models.engines.base import Delta
 from policies.audit import Actor, AuditRecord, AuditUnavailable, PolicyRef, Resource, Tokens
 from serving.pipeline.errors import error_code, error_response
+from serving.pipeline.metrics import observe
 from serving.pipeline.stage import Stage, StageFailure
 from serving.pipeline.state import Embeddings, Item, Outcome, RequestState
 
@@ -125,15 +126,19 @@ class Audit(Stage):
         state.outcome = outcome
         if self.sink is None:
             log.error("no audit log configured: failing closed")
+            observe(state, outcome, audited=False)
             raise AuditUnavailable("no audit log configured")
         try:
             await self.sink.append(build_record(state, outcome), self._captured(state))
         except AuditUnavailable:
             log.error("audit log unavailable: failing the request closed")
+            observe(state, outcome, audited=False)
             raise
         except Exception as exc:  # an unexpected audit error also fails closed
             log.error("audit record failed", extra={"error_type": type(exc).__name__})
+            observe(state, outcome, audited=False)
             raise AuditUnavailable(f"audit record failed: {type(exc).__name__}") from exc
+        observe(state, outcome)  # metrics by tenant, model version and variant
 
     async def stopped(self, state: RequestState, stage: str, error: BaseException) -> None:
         status, body = error_response(error)
