@@ -146,8 +146,15 @@ class AuditSequencerShell:
     """The one replica that orders, group-commits and signs the audit log (fail closed: if the
     log cannot be opened or verified at start, the deployment fails and nothing is served)."""
 
-    async def __init__(self, audit: dict[str, Any], data_dir: str, log_level: str = "INFO") -> None:
+    async def __init__(
+        self,
+        audit: dict[str, Any],
+        data_dir: str,
+        log_level: str = "INFO",
+        policy_files: list[str] | None = None,
+    ) -> None:
         from policies.audit import AuditConfig, build_audit_log
+        from policies.audit.retention import policy_retention
         from serving.audit_client import LocalAuditClient
         from serving.observability import configure_logging
 
@@ -160,7 +167,9 @@ class AuditSequencerShell:
             if f"BASTION_AUDIT__{name.upper()}" in os.environ
         }
         config = AuditConfig.model_validate({**audit, **env})
-        log = await build_audit_log(config, Path(data_dir))
+        # Per-tenant capture retention: read from the policy documents at each expiry run.
+        retention = policy_retention(policy_files) if policy_files else None
+        log = await build_audit_log(config, Path(data_dir), retention=retention)
         self.client = LocalAuditClient(log)
 
     async def append(self, record: dict[str, Any], content: str | None = None) -> int:
@@ -179,6 +188,12 @@ class AuditSequencerShell:
 
     async def status(self) -> dict[str, Any]:
         return await self.client.status()
+
+    async def content(self, index: int, tenant: str | None) -> dict[str, Any]:
+        return await self.client.content(index, tenant)
+
+    async def shred(self, tenant: str) -> dict[str, Any]:
+        return await self.client.shred(tenant)
 
 
 class RaySites:
@@ -356,7 +371,10 @@ def build_app(settings: Settings) -> Application:
         EmbedderShell, name="Embedder", **_options(emb, {site_resource(emb.site): 0.001})
     ).bind(emb.name, emb.path, emb.max_batch_size)
     audit = serve.deployment(AuditSequencerShell, **SEQUENCER_OPTIONS).bind(
-        settings.audit.model_dump(mode="json"), str(settings.data_dir), settings.log_level
+        settings.audit.model_dump(mode="json"),
+        str(settings.data_dir),
+        settings.log_level,
+        [str(p) for p in settings.policy_files()],
     )
     ingress = serve.deployment(Ingress, name="Ingress", **_options(settings.ingress))
     return ingress.bind(data, models, embedder, audit)

@@ -6,6 +6,9 @@ Both clients speak plain JSON-able values so the same code runs with and without
 - ``export(start, end, tenant, event_type, fmt) -> (zip bytes, audit detail dict)``.
 - ``checkpoint() -> {"tree_size", "root_hash", "time", "key_id", "signed": {...}}``.
 - ``status() -> {"tree_size", "latest_checkpoint", "healthy", "error"}``.
+- ``content(index, tenant) -> {"status": "read"|"shredded"|"not_found", "view"?, "tenant"?}``:
+  a record's captured content, only when the record belongs to ``tenant`` (None: any).
+- ``shred(tenant) -> {"tenant", "keys_destroyed", "contents_unreadable"}``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from policies.audit import AuditLog, AuditRecord, AuditUnavailable, RecordFilter
+from policies.audit import AuditLog, AuditRecord, AuditUnavailable, ContentShredded, RecordFilter
+from policies.audit.readback import content_view
 
 __all__ = ["AuditClient", "LocalAuditClient", "RayAuditClient", "filters_from"]
 
@@ -41,6 +45,10 @@ class AuditClient(Protocol):
     async def checkpoint(self) -> dict[str, Any]: ...
 
     async def status(self) -> dict[str, Any]: ...
+
+    async def content(self, index: int, tenant: str | None) -> dict[str, Any]: ...
+
+    async def shred(self, tenant: str) -> dict[str, Any]: ...
 
 
 def filters_from(filters: dict[str, str | None]) -> RecordFilter:
@@ -117,6 +125,33 @@ class LocalAuditClient:
             "error": self.error,
         }
 
+    async def content(self, index: int, tenant: str | None) -> dict[str, Any]:
+        """Decrypts only a record in ``tenant``'s scope (None: every tenant)."""
+        record = await self.log.record_at(index)
+        if record is None or record.content is None or record.tenant is None:
+            return {"status": "not_found"}
+        if tenant is not None and record.tenant != tenant:
+            return {"status": "not_found"}
+        try:
+            text = await self.log.read_content(record)
+        except ContentShredded:
+            return {"status": "shredded", "tenant": record.tenant}
+        except KeyError:
+            return {"status": "not_found", "tenant": record.tenant}
+        return {
+            "status": "read",
+            "tenant": record.tenant,
+            "view": content_view(index, record, text),
+        }
+
+    async def shred(self, tenant: str) -> dict[str, Any]:
+        erased = await self.log.erase_tenant(tenant)
+        return {
+            "tenant": tenant,
+            "keys_destroyed": erased.keys,
+            "contents_unreadable": erased.contents,
+        }
+
 
 class RayAuditClient:
     """Calls the AuditSequencer deployment (one replica orders and group-commits appends)."""
@@ -155,3 +190,9 @@ class RayAuditClient:
 
     async def status(self) -> dict[str, Any]:
         return await self._call("status")
+
+    async def content(self, index: int, tenant: str | None) -> dict[str, Any]:
+        return await self._call("content", index, tenant)
+
+    async def shred(self, tenant: str) -> dict[str, Any]:
+        return await self._call("shred", tenant)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,11 +21,11 @@ from .config import AuditConfig
 from .content import ContentVault, FileKek
 from .errors import ContentShredded
 from .export import append_direct
+from .readback import content_view, find_by_request_id
 from .record import Actor, AuditRecord, format_time
 from .store import AuditStore, open_store
-from .store.base import RecordFilter
 
-__all__ = ["content", "content_view", "find_by_request_id", "shred"]
+__all__ = ["content", "shred"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -54,40 +54,6 @@ def _store(cfg: AuditConfig, ddir: Path) -> Iterator[AuditStore]:
         yield store
     finally:
         store.close()
-
-
-def find_by_request_id(store: AuditStore, request_id: str) -> int | None:
-    """Index of the request's record that carries content (else its first record)."""
-    needle = f'"request_id":"{request_id}"'.encode()
-    found: int | None = None
-    after: int | None = None
-    while rows := store.query(RecordFilter(), after, 10000):
-        for r in rows:
-            if needle in r.body:
-                if b'"content":{' in r.body:
-                    return r.index
-                found = r.index if found is None else found
-        after = rows[-1].index
-    return found
-
-
-def content_view(index: int, record: AuditRecord, text: str) -> dict[str, Any]:
-    """What a read shows: the record, its commitment and the captured (redacted) content."""
-    try:
-        captured: Any = json.loads(text)
-    except ValueError:
-        captured = text
-    if isinstance(captured, dict) and set(captured) <= {"input", "output"}:
-        body = {"input": captured.get("input"), "output": captured.get("output")}
-    else:
-        body = {"text": captured}
-    return {
-        "object": "audit.content",
-        "index": index,
-        "record": record.model_dump(mode="json", exclude_none=True),
-        "commitment": record.content.model_dump(mode="json") if record.content else None,
-        "content": body,
-    }
 
 
 @app.command("content")

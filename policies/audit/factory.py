@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .config import AuditConfig
@@ -19,6 +20,7 @@ async def build_audit_log(
     *,
     signer: Signer | None = None,
     kek: KeyEncryptionKey | None = None,
+    retention: Callable[[], Mapping[str, int | None]] | None = None,
 ) -> AuditLog:
     """Open the store, load (or create) the signing key and KEK, rebuild the tree, start.
 
@@ -30,7 +32,7 @@ async def build_audit_log(
         signer = signer or FileEd25519Signer(config.resolve_signing_key_file(data_dir))
         if config.capture == "redacted" and kek is None:
             kek = FileKek(config.resolve_kek_file(data_dir))
-        log = AuditLog(store, signer, config, kek=kek)
+        log = AuditLog(store, signer, config, kek=kek, retention=retention)
         await log.start()
     except BaseException:
         store.close()

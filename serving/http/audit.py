@@ -5,6 +5,11 @@ Routes (``add_audit_routes(app)``):
 - ``GET /v1/audit/export``: a verifiable bundle (zip) for a period / tenant / event type.
 - ``GET /v1/audit/checkpoint``: the latest signed checkpoint and the public key.
 - ``GET /v1/audit/status``: log size, health and the latest checkpoint (for the page).
+- ``GET /v1/audit/records/{index}/content``: a record's captured (redacted) content, for an
+  investigation; 404 outside the principal's tenant scope, 410 once shredded. Each read is
+  recorded as ``audit.content_read`` with the index (never the text).
+- ``POST /v1/admin/audit/shred`` (admin only; body ``{"tenant": "..."}``): destroy the tenant's
+  data keys; recorded as ``audit.content_shredded`` with the counts.
 - ``GET /audit`` (+ ``/audit/app.js``, ``/audit/app.css``): the audit page; it needs no key to
   load and calls the API above with the key the officer enters.
 
@@ -20,6 +25,7 @@ each route puts in ``state.detail``.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +35,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from policies.access import Principal, Role
-from policies.audit import EVENT_TYPES, AuditError
+from policies.audit import EVENT_TYPES, AuditError, ContentShredded
 from policies.audit.record import format_time
 from serving.audit_client import AuditClient
 from serving.http.drive import respond
 from serving.pipeline import InvalidRequest, PermissionDenied, RequestState, UpstreamError
+from serving.pipeline.errors import NotFound
 
 __all__ = ["OPERATOR_TENANT", "PAGE_CSP", "router"]
 
@@ -288,6 +295,62 @@ async def audit_status(request: Request) -> Response:
         )
 
     return await respond(request, work, AUDIT_ROLES)
+
+
+@router.get("/v1/audit/records/{index}/content")
+async def audit_record_content(request: Request, index: str) -> Response:
+    async def work(state: RequestState) -> Response:
+        principal, audit = _authorized(request, state)
+        _reject_unknown(request, "none")
+        if not _DIGITS.match(index) or int(index) >= 2**62:
+            raise InvalidRequest("the record index must be a non-negative integer", "index")
+        at = int(index)
+        state.detail = {"record_index": at}
+        try:
+            found = await audit.content(at, _scope_tenant(principal, None))
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        status = found.get("status")
+        state.detail = {"record_index": at, "status": status or "unknown"}
+        if found.get("tenant"):
+            state.detail["content_tenant"] = found["tenant"]
+        if status == "shredded":
+            raise ContentShredded("shredded")
+        if status != "read":
+            # The same answer for "no such record", "no content" and "another tenant's record".
+            raise NotFound("No captured content for this record in your scope.")
+        return JSONResponse(found["view"], headers={"cache-control": "no-store"})
+
+    return await respond(request, work, AUDIT_ROLES)
+
+
+@router.post("/v1/admin/audit/shred")
+async def admin_audit_shred(request: Request) -> Response:
+    async def work(state: RequestState) -> Response:
+        _, audit = _authorized(request, state)
+        _reject_unknown(request, "none")
+        try:
+            body = json.loads(await state.read_body() or b"null")
+        except ValueError:
+            raise InvalidRequest('the body must be JSON: {"tenant": "<tenant id>"}') from None
+        tenant = body.get("tenant") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or set(body) != {"tenant"} or not isinstance(tenant, str):
+            raise InvalidRequest('the body must be {"tenant": "<tenant id>"}', "tenant")
+        if not _TENANT.match(tenant):
+            raise InvalidRequest("'tenant' is not a valid tenant id", "tenant")
+        state.detail = {"tenant": tenant}
+        try:
+            result = await audit.shred(tenant)
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        state.detail = {
+            "tenant": tenant,
+            "keys_destroyed": int(result["keys_destroyed"]),
+            "contents_unreadable": int(result["contents_unreadable"]),
+        }
+        return JSONResponse({"object": "audit.shred", **state.detail})
+
+    return await respond(request, work, (Role.ADMIN,))
 
 
 def _asset(path: str) -> Response:

@@ -30,12 +30,34 @@ ROUTES: dict[str, Route] = {
     "/v1/audit/checkpoint": Route.AUDIT_QUERY,
     "/v1/audit/status": Route.AUDIT_QUERY,
     "/v1/audit/export": Route.AUDIT_EXPORT,
+    "/v1/admin/audit/shred": Route.AUDIT_SHRED,
     "/audit": Route.AUDIT_PAGE,
     "/metrics": Route.METRICS,
     "/openapi.json": Route.OPENAPI,
 }
+# Paths with a parameter: (pattern, route, metrics label: the template, never the value).
+_TEMPLATES = (
+    (
+        re.compile(r"^/v1/audit/records/[^/]+/content$"),
+        Route.AUDIT_CONTENT,
+        "/v1/audit/records/{index}/content",
+    ),
+)
 # Paths whose metrics label is the path itself; anything else is "other" (never client text).
 _LABELLED = frozenset({*ROUTES, "/healthz", "/readyz"})
+
+
+def _route(path: str) -> tuple[Route, str]:
+    """The route of a path and its metrics label."""
+    route = ROUTES.get(path)
+    if route is not None:
+        return route, path
+    for pattern, templated, label in _TEMPLATES:
+        if pattern.match(path):
+            return templated, label
+    return Route.UNKNOWN, path if path in _LABELLED else "other"
+
+
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _REQUEST_ID = b"x-request-id"
 
@@ -104,11 +126,12 @@ class RequestScope:
         headers = dict(scope.get("headers", []))
         request_id, client_id, add_header = self._ids(headers)
         path = scope.get("path", "")
+        route, label = _route(path)
         client = scope.get("client")
         purpose = headers.get(b"x-bastion-purpose")
         state = RequestState(
             request_id=request_id,
-            route=ROUTES.get(path, Route.UNKNOWN),
+            route=route,
             origin=client[0] if client else None,
             bearer=_bearer(headers.get(b"authorization")),
             purpose=purpose.decode("latin-1").strip() or None if purpose else None,
@@ -117,7 +140,6 @@ class RequestScope:
         )
         scope.setdefault("state", {})["ctx"] = state
         token = REQUEST_ID.set(request_id)
-        label = path if path in _LABELLED else "other"
         status = 500
         started = time.perf_counter()
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from models.registry import ModelNotFound
 from policies.access import AuthenticationFailed
-from policies.audit import AuditUnavailable
+from policies.audit import AuditUnavailable, ContentShredded
 from policies.decide import PolicyDenied
 from policies.documents import PolicyDocumentError
 from privacy import RedactionError
@@ -24,6 +24,7 @@ __all__ = [
     "BodyTooLarge",
     "InvalidRequest",
     "ModelUnavailable",
+    "NotFound",
     "PermissionDenied",
     "UpstreamError",
     "error_code",
@@ -51,6 +52,10 @@ class BodyTooLarge(Exception):
     """The request body exceeds the configured limit (→ 413)."""
 
 
+class NotFound(Exception):
+    """The addressed resource does not exist or is outside the principal's scope (→ 404)."""
+
+
 class UpstreamError(Exception):
     """A model or embedder failed or is unavailable (→ 503). Message has no request content."""
 
@@ -65,6 +70,7 @@ _STATUS_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    410: "not_found_error",
     405: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
@@ -146,6 +152,15 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
             f"identifier detection failed, so the request was not processed ({exc})",
             422,
             code="redaction_failed",
+        )
+    if isinstance(exc, NotFound):
+        return 404, _body(str(exc), 404, code="not_found")
+    if isinstance(exc, ContentShredded):
+        return 410, _body(
+            "The captured content of this record was shredded (its data key was destroyed); "
+            "the record itself remains and verifies.",
+            410,
+            code="content_shredded",
         )
     if isinstance(exc, BodyTooLarge):
         return 413, _body(str(exc), 413, code="request_too_large")

@@ -44,6 +44,8 @@ class Route(StrEnum):
     AUDIT_QUERY = "audit.queried"
     AUDIT_EXPORT = "audit.exported"
     AUDIT_PAGE = "audit.page_viewed"
+    AUDIT_CONTENT = "audit.content_read"  # GET /v1/audit/records/{index}/content
+    AUDIT_SHRED = "audit.content_shredded"  # POST /v1/admin/audit/shred
     METRICS = "metrics.scraped"
     OPENAPI = "api.openapi_viewed"
     UNKNOWN = "http.unknown_route"

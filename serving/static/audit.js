@@ -184,8 +184,51 @@
     details.append(summary, pre);
     const td = document.createElement("td");
     td.append(details);
+    if (r.content) td.append(contentAction(item.index));
     tr.append(td);
     return tr;
+  }
+
+  // -- captured content (redacted text; every read is audited as audit.content_read) -------
+  function contentText(view) {
+    const c = view.content || {};
+    if (!("input" in c) && !("output" in c)) return String(c.text === undefined ? "" : c.text);
+    const lines = ["Input (redacted):"];
+    for (const [n, text] of (c.input || []).entries()) lines.push(`[${n + 1}] ${text}`);
+    lines.push("", "Answer (redacted):", c.output === null || c.output === undefined ? "–" : String(c.output));
+    return lines.join("\n");
+  }
+
+  function contentAction(index) {
+    const box = document.createElement("div");
+    box.className = "content-action";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "view-content";
+    button.textContent = "view content";
+    const out = document.createElement("pre");
+    out.className = "content-text";
+    out.hidden = true;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const view = await (await call(`/v1/audit/records/${encodeURIComponent(index)}/content`)).json();
+        out.textContent = contentText(view); // text only: never parsed as HTML
+        out.classList.remove("error");
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) {
+          failed(err);
+          return;
+        }
+        out.textContent = err.message;
+        out.classList.add("error");
+      } finally {
+        out.hidden = false;
+        button.disabled = false;
+      }
+    });
+    box.append(button, out);
+    return box;
   }
 
   async function load() {
