@@ -189,6 +189,9 @@ class AuditSequencerShell:
     async def status(self) -> dict[str, Any]:
         return await self.client.status()
 
+    async def summary(self, filters: dict[str, Any], bucket: int | None) -> dict[str, Any]:
+        return await self.client.summary(filters, bucket)
+
     async def content(self, index: int, tenant: str | None) -> dict[str, Any]:
         return await self.client.content(index, tenant)
 

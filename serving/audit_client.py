@@ -6,6 +6,8 @@ Both clients speak plain JSON-able values so the same code runs with and without
 - ``export(start, end, tenant, event_type, fmt) -> (zip bytes, audit detail dict)``.
 - ``checkpoint() -> {"tree_size", "root_hash", "time", "key_id", "signed": {...}}``.
 - ``status() -> {"tree_size", "latest_checkpoint", "healthy", "error"}``.
+- ``summary(filters, bucket) -> {"by_outcome", "data_classes", ..., "series"}``: counts
+  aggregated in the store (serving/audit_summary.py), never the records.
 - ``content(index, tenant) -> {"status": "read"|"shredded"|"not_found", "view"?, "tenant"?}``:
   a record's captured content, only when the record belongs to ``tenant`` (None: any).
 - ``shred(tenant) -> {"tenant", "keys_destroyed", "contents_unreadable"}``.
@@ -13,6 +15,7 @@ Both clients speak plain JSON-able values so the same code runs with and without
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import tempfile
 from pathlib import Path
@@ -45,6 +48,10 @@ class AuditClient(Protocol):
     async def checkpoint(self) -> dict[str, Any]: ...
 
     async def status(self) -> dict[str, Any]: ...
+
+    async def summary(
+        self, filters: dict[str, str | None], bucket: int | None = None
+    ) -> dict[str, Any]: ...
 
     async def content(self, index: int, tenant: str | None) -> dict[str, Any]: ...
 
@@ -125,6 +132,14 @@ class LocalAuditClient:
             "error": self.error,
         }
 
+    async def summary(
+        self, filters: dict[str, str | None], bucket: int | None = None
+    ) -> dict[str, Any]:
+        from serving.audit_summary import summarize
+
+        where = filters_from(filters)
+        return await asyncio.to_thread(summarize, self.log.store, where, bucket)
+
     async def content(self, index: int, tenant: str | None) -> dict[str, Any]:
         """Decrypts only a record in ``tenant``'s scope (None: every tenant)."""
         record = await self.log.record_at(index)
@@ -190,6 +205,11 @@ class RayAuditClient:
 
     async def status(self) -> dict[str, Any]:
         return await self._call("status")
+
+    async def summary(
+        self, filters: dict[str, str | None], bucket: int | None = None
+    ) -> dict[str, Any]:
+        return await self._call("summary", filters, bucket)
 
     async def content(self, index: int, tenant: str | None) -> dict[str, Any]:
         return await self._call("content", index, tenant)

@@ -6,6 +6,7 @@ Log lines MUST NOT contain prompt or completion text; metric labels are configur
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -21,6 +22,7 @@ __all__ = [
     "REQUEST_ID",
     "JsonFormatter",
     "configure_logging",
+    "refresh_model_readiness",
     "render_metrics",
 ]
 
@@ -245,6 +247,13 @@ class _Metrics:
             "Audit records that could not be written (the request failed closed).",
             registry=r,
         )
+        self.model_ready = Gauge(
+            "bastion_model_ready",
+            "1 when a model version deployed at a site of this cluster can serve, 0 when it "
+            "cannot (replica down or loading); refreshed at each scrape.",
+            ["model_version"],
+            registry=r,
+        )
 
 
 METRICS = _Metrics()
@@ -252,3 +261,17 @@ METRICS = _Metrics()
 
 def render_metrics() -> bytes:
     return generate_latest(METRICS.registry)
+
+
+async def refresh_model_readiness(gateway: Any) -> None:
+    """Set ``bastion_model_ready`` from the gateway's readiness probe (one ``info`` call per
+    model version, 5 s at most). A version pinned to a site absent from this cluster is not
+    reported: it cannot run here by design."""
+    if gateway is None:
+        return
+    for version, state in (await gateway.readiness()).items():
+        if state != "unavailable":
+            METRICS.model_ready.labels(version).set(1 if state == "ready" else 0)
+            continue
+        with contextlib.suppress(KeyError):  # never reported, or already removed
+            METRICS.model_ready.remove(version)

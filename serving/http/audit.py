@@ -5,6 +5,8 @@ Routes (``add_audit_routes(app)``):
 - ``GET /v1/audit/export``: a verifiable bundle (zip) for a period / tenant / event type.
 - ``GET /v1/audit/checkpoint``: the latest signed checkpoint and the public key.
 - ``GET /v1/audit/status``: log size, health and the latest checkpoint (for the page).
+- ``GET /v1/audit/summary``: counts for a period / tenant / event type, aggregated in the store
+  (by outcome, data class, denial rule, guardrail verdict, tokens, and over time).
 - ``GET /v1/audit/records/{index}/content``: a record's captured (redacted) content, for an
   investigation; 404 outside the principal's tenant scope, 410 once shredded. Each read is
   recorded as ``audit.content_read`` with the index (never the text).
@@ -77,6 +79,7 @@ _FILTERS = ("from", "to", "tenant", "event_type")
 _PARAMS = {
     "records": frozenset({*_FILTERS, "outcome", "limit", "cursor"}),
     "export": frozenset({*_FILTERS, "format"}),
+    "summary": frozenset({*_FILTERS, "bucket"}),
     "none": frozenset(),
 }
 
@@ -351,6 +354,45 @@ async def admin_audit_shred(request: Request) -> Response:
         return JSONResponse({"object": "audit.shred", **state.detail})
 
     return await respond(request, work, (Role.ADMIN,))
+
+
+@router.get("/v1/audit/summary")
+async def audit_summary(request: Request) -> Response:
+    """The compliance officer's summary panel: counts aggregated in the audit store
+    (serving/audit_summary.py); no record leaves the store."""
+
+    async def work(state: RequestState) -> Response:
+        principal, audit = _authorized(request, state)
+        _reject_unknown(request, "summary")
+        filters = _filters(request, principal)
+        bucket = _summary_bucket(request, filters)
+        try:
+            summary = await audit.summary(filters, bucket)
+        except AuditError as exc:
+            raise UpstreamError("the audit log is unavailable") from exc
+        state.detail = _detail(filters, records=int(summary["records"]))
+        return JSONResponse({**summary, "tenant_scope": filters["tenant"]})
+
+    return await respond(request, work, AUDIT_ROLES)
+
+
+def _summary_bucket(request: Request, filters: dict[str, str | None]) -> int | None:
+    """The chart's bucket in seconds: chosen by the server unless ``bucket`` names one of
+    BUCKETS for a closed period it splits into at most MAX_POINTS buckets."""
+    from serving.audit_summary import BUCKETS, MAX_POINTS, bucket_for
+
+    value = request.query_params.get("bucket")
+    if value is None or value == "":
+        return None
+    allowed = ", ".join(str(b) for b in BUCKETS)
+    if not _DIGITS.match(value) or int(value) not in BUCKETS:
+        raise InvalidRequest(f"'bucket' must be one of (seconds): {allowed}", "bucket")
+    start, end = filters["start"], filters["end"]
+    if start is None or end is None or int(value) < bucket_for(start, end):
+        raise InvalidRequest(
+            f"'bucket' needs 'from' and 'to' spanning at most {MAX_POINTS} buckets", "bucket"
+        )
+    return int(value)
 
 
 def _asset(path: str) -> Response:

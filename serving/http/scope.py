@@ -29,6 +29,7 @@ ROUTES: dict[str, Route] = {
     "/v1/audit/records": Route.AUDIT_QUERY,
     "/v1/audit/checkpoint": Route.AUDIT_QUERY,
     "/v1/audit/status": Route.AUDIT_QUERY,
+    "/v1/audit/summary": Route.AUDIT_QUERY,
     "/v1/audit/export": Route.AUDIT_EXPORT,
     "/v1/admin/audit/shred": Route.AUDIT_SHRED,
     "/audit": Route.AUDIT_PAGE,

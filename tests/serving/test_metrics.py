@@ -103,3 +103,26 @@ def test_no_label_value_is_request_content(api):
             for name, label in sample.labels.items():
                 # configuration values only: ids, versions, codes, types
                 assert re.fullmatch(r"[A-Za-z0-9_.:@/+\-]{0,128}", label), (name, label)
+
+
+def test_model_readiness_is_refreshed_at_each_scrape(api):
+    """bastion_model_ready (the "model replica down" alert): 1 while the replica serves, 0
+    while it does not; a version pinned to a site absent from this cluster is not reported."""
+    server = api.client._transport.app.state.gateway.models[VERSION]
+
+    def ready() -> dict[str, float]:
+        text = api.get("/metrics", key="admin").text
+        return {
+            s.labels["model_version"]: s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "bastion_model_ready"
+        }
+
+    assert ready() == {VERSION: 1.0, "pii-only@v1": 1.0, "all-minilm-l6-v2@v1": 1.0}
+    server.ready = False  # the real server, as it is before its engine has started
+    try:
+        assert ready()[VERSION] == 0.0
+    finally:
+        server.ready = True
+    assert ready()[VERSION] == 1.0
