@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from policies.audit.retention import TenantAudit
+
 __all__ = [
     "BUILTIN_DATA_CLASSES",
     "DenyRule",
@@ -167,6 +169,11 @@ class Tenant(_Strict):
     reroute: dict[ModelRef, tuple[ModelRef, ...]] = Field(
         default_factory=dict,
         description="Requested model/alias -> aliases to try, in order, when it cannot serve.",
+    )
+    audit: TenantAudit | None = Field(
+        None,
+        description="Audit settings of this tenant, e.g. capture_retention_days "
+        "(policies/audit/retention.py, docs/audit.md).",
     )
 
     def permits(self, model: ModelVersion) -> bool:
@@ -574,6 +581,8 @@ def _merge(
 
 def _canonical(item: BaseModel) -> dict[str, Any]:
     data = item.model_dump(mode="json")
+    if isinstance(item, Tenant) and item.audit is None:
+        del data["audit"]  # a tenant without audit settings hashes as before the field existed
     if isinstance(item, Site) and not item.upstream_hosts:
         # A site without upstream hosts hashes as it did before the field existed, so versions
         # of documents written then (and recorded in audit logs) stay the same.

@@ -304,6 +304,10 @@ class Ingress:
             redactor,
             capture=cfg.audit.capture == "redacted",
         )
+        # the semantic cache: entries in the shared store, the Embedder deployment as embedder
+        from serving.semantic_cache.cache import SemanticCache
+
+        self.gateway.cache = SemanticCache.from_settings(cfg, shared, self.gateway.embedder, policy)
         self.audit = RayAuditClient(audit)
 
     def __serve_build_asgi_app__(self) -> Any:

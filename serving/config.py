@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from models.engines.openai import OpenAIUpstream
 from policies.audit.config import AuditConfig
 from privacy.config import PrivacyConfig
+from serving.semantic_cache.config import CacheSettings
 
 __all__ = [
     "AutoscalingConfig",
@@ -223,6 +224,10 @@ class Settings(BaseSettings):
     )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log (docs/audit.md)."
+    )
+    cache: CacheSettings = Field(
+        default_factory=CacheSettings,
+        description="Semantic cache; tenants opt in by policy (docs/cache.md).",
     )
 
     @classmethod

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from serving.http.drive import error_json, pipelines, respond, sse, state, stream_response
 from serving.pipeline import RequestState, chunks, whole
+from serving.pipeline.cache import cache_headers
 
 __all__ = ["router"]
 
@@ -23,7 +24,7 @@ async def _infer(request: Request) -> Response:
         items = await pipelines(request).inference.open(st)
     except Exception as exc:
         return error_json(exc)
-    headers = _redactions(st)
+    headers = _redactions(st) | cache_headers(st)  # x-bastion-cache: hit|miss|bypass|skip
     if st.stream:
         headers["cache-control"] = "no-cache"
         return stream_response(sse(chunks(st, items)), headers)

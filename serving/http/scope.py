@@ -137,6 +137,7 @@ class RequestScope:
             bearer=_bearer(headers.get(b"authorization")),
             purpose=purpose.decode("latin-1").strip() or None if purpose else None,
             correlation_id=correlation_id(client_id),
+            cache_control=(headers.get(b"x-bastion-cache") or b"").decode("latin-1") or None,
             read_body=bounded_body(receive, headers.get(b"content-length"), self.max_body_bytes),
         )
         scope.setdefault("state", {})["ctx"] = state

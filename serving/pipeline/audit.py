@@ -65,6 +65,8 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
         detail["stage"] = outcome.stage
     if state.correlation_id is not None:
         detail["correlation_id"] = state.correlation_id
+    if state.cache is not None:  # semantic cache: hit, miss, bypass or skip
+        detail["cache"] = state.cache.result
     return AuditRecord(
         event_type=_event_type(state, outcome.status),
         time=state.wall_start,
@@ -94,6 +96,7 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
         else None,
         latency_ms=int((time.perf_counter() - state.started) * 1000),
         stream=state.stream if inference else None,
+        cache_hit=state.cache_hit if state.cache is not None else None,
         detail=detail or None,
     )
 

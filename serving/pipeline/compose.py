@@ -22,9 +22,10 @@ from policies.access import Role
 from serving.pipeline.action import Action
 from serving.pipeline.audit import Audit, AuditSink
 from serving.pipeline.authenticate import Authenticate
+from serving.pipeline.cache import CacheLookup, CacheStore
 from serving.pipeline.decide import Decide, PolicySource
 from serving.pipeline.generate import Generate
-from serving.pipeline.guards import Cache, InputGuard, OutputGuard
+from serving.pipeline.guards import InputGuard, OutputGuard
 from serving.pipeline.output_redaction import OutputRedaction
 from serving.pipeline.redact import Redact
 from serving.pipeline.restore import Restore
@@ -52,6 +53,8 @@ class Pipelines:
     ) -> None:
         self.gateway = gateway
         self.audit = Audit(audit, capture=gateway.capture)
+        # the semantic cache (serving/semantic_cache/): the host sets ``gateway.cache``
+        self.cache = getattr(gateway, "cache", None)
         self.inference = Pipeline(
             [
                 Authenticate(gateway.keys),
@@ -60,10 +63,11 @@ class Pipelines:
                 Decide(gateway.policy, reloader),
                 InputGuard(),
                 RouteToModel(gateway.registry, gateway.sites),
-                Cache(),
+                CacheLookup(self.cache),
                 Generate(gateway.models, gateway.embedder),
                 OutputRedaction(gateway.redactor),
                 OutputGuard(),
+                *([CacheStore(self.cache)] if self.cache is not None else []),
                 Restore(),
                 self.audit,
             ]

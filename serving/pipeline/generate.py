@@ -108,10 +108,14 @@ class Generate(Stage):
             state.first_item = await self._embed(state)
             return
         assert state.model is not None, "route first"
-        client = self.models.get(state.model.key)
-        if client is None:
-            raise ModelUnavailable("the model version policy selected is not deployed here")
-        stream = client.generate(generate_request(state))
+        if state.cache is not None and state.cache.hit is not None:
+            # a semantic-cache hit (serving/pipeline/cache.py): the cached answer, streamed
+            stream = state.cache.replay()
+        else:
+            client = self.models.get(state.model.key)
+            if client is None:
+                raise ModelUnavailable("the model version policy selected is not deployed here")
+            stream = client.generate(generate_request(state))
         try:
             first = await anext(stream)
         except StopAsyncIteration:
@@ -178,5 +182,5 @@ class Generate(Stage):
     def _observe(state: RequestState) -> None:
         model = state.model.key if state.model else "none"
         # Tokens by tenant and model version: bastion_tokens_total, counted by the usage stage.
-        if state.first_token_at is not None:
+        if state.first_token_at is not None and not state.cache_hit:  # the model's own TTFT
             METRICS.ttft.labels(model).observe(state.first_token_at - state.started)

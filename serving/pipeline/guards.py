@@ -1,7 +1,6 @@
 """The places of the stages that later work plugs in (they pass everything through today):
 
 - :class:`InputGuard` (after decide): injection classification, limits, blocked topics.
-- :class:`Cache` (after route): the semantic cache, keyed on the redacted prompt.
 - :class:`OutputGuard` (after output redaction, serving/pipeline/output_redaction.py):
   structured-output validation, leakage, blocked content.
 
@@ -14,15 +13,11 @@ from __future__ import annotations
 
 from serving.pipeline.stage import Stage
 
-__all__ = ["Cache", "InputGuard", "OutputGuard"]
+__all__ = ["InputGuard", "OutputGuard"]
 
 
 class InputGuard(Stage):
     name = "input_guard"
-
-
-class Cache(Stage):
-    name = "cache"
 
 
 class OutputGuard(Stage):

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.engines.base import Delta, EngineFailure, Usage
 from models.registry import DeployedModel
@@ -21,6 +21,9 @@ from policies.access import Principal
 from policies.decide import Decision
 from privacy import RedactionResult
 from serving import protocol
+
+if TYPE_CHECKING:
+    from serving.pipeline.cache import CacheState
 
 __all__ = [
     "Embeddings",
@@ -112,6 +115,7 @@ class RequestState:
     read_body: Callable[[], Awaitable[bytes]] | None = field(default=None, repr=False)
     wall_start: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
+    cache_control: str | None = None  # x-bastion-cache request header ("bypass")
     # -- authenticate ---------------------------------------------------------------------------
     principal: Principal | None = None
     key_id_attempted: str | None = None  # public id of a well-formed but rejected key
@@ -123,6 +127,8 @@ class RequestState:
     decision: Decision | None = None
     # -- route ------------------------------------------------------------------------------------
     model: DeployedModel | None = None
+    # -- cache (serving/pipeline/cache.py) -------------------------------------------------------
+    cache: CacheState | None = field(default=None, repr=False)  # hit, miss, bypass or skip
     # -- generate ---------------------------------------------------------------------------------
     upstream: Any = field(default=None, repr=False)  # the opened model stream
     first_item: Delta | EngineFailure | Embeddings | None = field(default=None, repr=False)
@@ -138,6 +144,11 @@ class RequestState:
     detail: dict[str, str | int | bool] | None = None  # facts for the audit record
     # -- the pipeline runner ----------------------------------------------------------------------
     outcome: Outcome | None = None
+
+    @property
+    def cache_hit(self) -> bool:
+        """Answered from the semantic cache (the usage stage counts its prompt as cached)."""
+        return self.cache is not None and self.cache.result == "hit"
 
     @property
     def stream(self) -> bool:

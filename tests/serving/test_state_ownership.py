@@ -25,6 +25,7 @@ OWNERS = {
     "redaction": {"serving/pipeline/redact.py"},
     "decision": {"serving/pipeline/decide.py"},
     "model": {"serving/pipeline/route.py"},
+    "cache": {"serving/pipeline/cache.py"},
     "upstream": {"serving/pipeline/generate.py"},
     "first_item": {"serving/pipeline/generate.py"},
     "first_token_at": {"serving/pipeline/generate.py"},
@@ -75,7 +76,7 @@ def test_every_field_has_its_owner_listed():
     fields = {f.name for f in dataclasses.fields(RequestState)}
     driver = {
         "request_id", "route", "origin", "bearer", "purpose", "correlation_id", "read_body",
-        "wall_start", "started",
+        "wall_start", "started", "cache_control",
     }  # fmt: skip
     assert set(OWNERS) | driver == fields
 

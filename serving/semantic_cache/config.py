@@ -1,0 +1,71 @@
+"""Semantic cache settings: the ``cache`` block of the serving configuration (one per
+deployment) and the per-tenant opt-in of the policy documents (``tenants[].cache``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CacheSettings", "TenantCache"]
+
+
+class CacheSettings(BaseModel):
+    """How the semantic cache behaves on every ingress replica (``cache:`` in the YAML,
+    ``BASTION_CACHE__*`` in the environment). A tenant is served from the cache only when its
+    policy opts in (``tenants[].cache.enabled``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        True,
+        description="Master switch: false turns the cache off for every tenant, whatever "
+        "their policy says.",
+    )
+    similarity_threshold: float = Field(
+        0.93,
+        gt=0,
+        le=1,
+        description="Least cosine similarity between the redacted question and a cached one "
+        "for a hit (bench/cache.py chooses it on its tuning split).",
+    )
+    ttl_s: float = Field(86_400.0, gt=0, description="Seconds an entry lives after it was stored.")
+    max_entries: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most entries per tenant and model version; past it, `eviction` applies.",
+    )
+    eviction: Literal["oldest", "none"] = Field(
+        "oldest",
+        description="When a tenant and model version hold `max_entries`: `oldest` drops the "
+        "oldest entry for the new one; `none` stores nothing more until entries expire.",
+    )
+    deterministic_only: bool = Field(
+        True,
+        description="Serve and store only requests with temperature 0 (a tenant may allow "
+        "sampled requests with `allow_sampling`).",
+    )
+    candidates: int = Field(
+        8, ge=1, le=64, description="Nearest entries examined per lookup (index top-k)."
+    )
+    max_answer_chars: int = Field(32_000, ge=1, description="Longer answers are not stored.")
+
+
+class TenantCache(BaseModel):
+    """A tenant's opt-in to the semantic cache (policy documents, ``tenants[].cache``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Serve this tenant's requests from the cache.")
+    similarity_threshold: float | None = Field(
+        None, gt=0, le=1, description="This tenant's threshold (default: the server's)."
+    )
+    ttl_s: float | None = Field(
+        None, gt=0, description="This tenant's entry lifetime in seconds (default: the server's)."
+    )
+    allow_sampling: bool = Field(
+        False,
+        description="Also serve requests with temperature > 0 from the cache (their answers "
+        "are then the same every time).",
+    )
