@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from policies.audit.retention import TenantAudit
+from policies.budgets import UsageLimits
 
 __all__ = [
     "BUILTIN_DATA_CLASSES",
@@ -169,6 +170,11 @@ class Tenant(_Strict):
     reroute: dict[ModelRef, tuple[ModelRef, ...]] = Field(
         default_factory=dict,
         description="Requested model/alias -> aliases to try, in order, when it cannot serve.",
+    )
+    usage: UsageLimits | None = Field(
+        None,
+        description="Budgets and rate limits of this tenant and its keys (policies/budgets.py, "
+        "docs/usage-and-budgets.md).",
     )
     audit: TenantAudit | None = Field(
         None,
@@ -583,6 +589,8 @@ def _canonical(item: BaseModel) -> dict[str, Any]:
     data = item.model_dump(mode="json")
     if isinstance(item, Tenant) and item.audit is None:
         del data["audit"]  # a tenant without audit settings hashes as before the field existed
+    if isinstance(item, Tenant) and item.usage is None:
+        del data["usage"]  # likewise for a tenant without budgets or rate limits
     if isinstance(item, Site) and not item.upstream_hosts:
         # A site without upstream hosts hashes as it did before the field existed, so versions
         # of documents written then (and recorded in audit logs) stay the same.

@@ -270,6 +270,7 @@ class Ingress:
         from privacy import Redactor
         from serving.gateway import Gateway
         from serving.observability import configure_logging
+        from serving.pipeline.usage import UsageControl
         from serving.policy_reload import PolicyReloader, deployed_sites
         from state import open_state
         from state.purge import StatePurger
@@ -308,6 +309,8 @@ class Ingress:
         from serving.semantic_cache.cache import SemanticCache
 
         self.gateway.cache = SemanticCache.from_settings(cfg, shared, self.gateway.embedder, policy)
+        # usage ledger, budgets and rate limits, shared by every replica through the store
+        self.gateway.usage = UsageControl.from_settings(cfg, shared, policy)
         self.audit = RayAuditClient(audit)
 
     def __serve_build_asgi_app__(self) -> Any:

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from models.engines.openai import OpenAIUpstream
 from policies.audit.config import AuditConfig
+from policies.usage import CostModel, UsageSettings
 from privacy.config import PrivacyConfig
 from serving.semantic_cache.config import CacheSettings
 
@@ -101,6 +102,11 @@ class ModelConfig(_Replicated):
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1, description="vLLM GPU memory share.")
     quantization: str | None = Field(None, description="vLLM quantization (awq, gptq, fp8...).")
     default_max_tokens: int = Field(256, ge=1, description="max_tokens when a request sets none.")
+    cost: CostModel | None = Field(
+        None,
+        description="Chargeback prices of this version (per 1K prompt / completion / cached "
+        "tokens, per GPU-second, currency); empty: free (docs/usage-and-budgets.md).",
+    )
 
     @field_validator("name", "version", "site")
     @classmethod
@@ -224,6 +230,10 @@ class Settings(BaseSettings):
     )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log (docs/audit.md)."
+    )
+    usage: UsageSettings = Field(
+        default_factory=UsageSettings,
+        description="Usage ledger, budgets and rate limits (docs/usage-and-budgets.md).",
     )
     cache: CacheSettings = Field(
         default_factory=CacheSettings,

@@ -41,8 +41,9 @@ def pipelines(request: Request) -> Pipelines:
 
 def error_json(exc: BaseException) -> JSONResponse:
     status, body = error_response(exc)
-    headers = getattr(exc, "headers", None)  # e.g. Allow on a 405
-    return JSONResponse(body, status_code=status, headers=headers if status == 405 else None)
+    headers = getattr(exc, "headers", None)  # e.g. Allow on a 405, retry-after on a 429
+    keep = status in (405, 429)
+    return JSONResponse(body, status_code=status, headers=headers if keep else None)
 
 
 async def sse(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

@@ -59,7 +59,6 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
     )
     decision, model, redaction = state.decision, state.model, state.redaction
     inference = state.route.inference
-    usage = state.usage
     detail = dict(state.detail or {})
     if outcome.stage is not None:
         detail["stage"] = outcome.stage
@@ -88,17 +87,32 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
         )
         if decision
         else None,
-        tokens=Tokens(
-            prompt=usage.prompt_tokens if usage else 0,
-            completion=usage.completion_tokens if usage else 0,
-        )
-        if inference
-        else None,
+        tokens=_tokens(state) if inference else None,
+        cost_micro_usd=state.spent.cost_micro if state.spent is not None else None,
         latency_ms=int((time.perf_counter() - state.started) * 1000),
         stream=state.stream if inference else None,
         cache_hit=state.cache_hit if state.cache is not None else None,
         detail=detail or None,
     )
+
+
+def _tokens(state: RequestState) -> Tokens:
+    """Tokens as settled (serving/pipeline/usage.py: cached tokens included), else as the
+    model reported them."""
+    spent, usage = state.spent, state.usage
+    if spent is not None:
+        return Tokens(prompt=spent.prompt, completion=spent.completion, cached=spent.cached or None)
+    return Tokens(
+        prompt=usage.prompt_tokens if usage else 0,
+        completion=usage.completion_tokens if usage else 0,
+    )
+
+
+async def _close(items: AsyncIterator[Item]) -> None:
+    aclose = getattr(items, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
 
 
 def _final(item: Item) -> bool:
@@ -174,6 +188,9 @@ class Audit(Stage):
         except BaseException:  # the client went away (cancelled, or the stream was closed)
             if not attempted:
                 attempted = True
+                # close the stages' streams first, so they finalise (generation stops, usage
+                # settles what was generated) before the record is written
+                await asyncio.shield(_close(items))
                 outcome = Outcome(499, "client_disconnected", None)
                 await asyncio.shield(self._write_quietly(state, outcome))
             raise

@@ -2,8 +2,10 @@
 
 Inference (chat, completions, embeddings)::
 
-    authenticate → validate → redact → decide → input guard → route → cache → generate
-      → output redaction → output guard → restore → audit
+    authenticate → validate → redact → decide → input guard → route → [meter] → cache
+      → generate → [settle] → output redaction → output guard → restore → audit
+
+(meter and settle: usage, budgets and rate limits, when the replica meters usage)
 
 Every other recorded route (models, admin, audit API, metrics)::
 
@@ -32,6 +34,7 @@ from serving.pipeline.restore import Restore
 from serving.pipeline.route import RouteToModel
 from serving.pipeline.stage import Pipeline, Stage
 from serving.pipeline.state import RequestState
+from serving.pipeline.usage import Meter, Settle, UsageControl
 from serving.pipeline.validate import Validate
 
 if TYPE_CHECKING:
@@ -50,9 +53,14 @@ class Pipelines:
         gateway: Gateway,
         audit: AuditSink | None,
         reloader: PolicySource | None = None,
+        usage: UsageControl | None = None,
     ) -> None:
         self.gateway = gateway
         self.audit = Audit(audit, capture=gateway.capture)
+        # usage, budgets and rate limits (serving/pipeline/usage.py): the host sets
+        # ``gateway.usage``; without it these two stages are left out
+        self.usage = usage if usage is not None else getattr(gateway, "usage", None)
+        metered = self.usage is not None
         # the semantic cache (serving/semantic_cache/): the host sets ``gateway.cache``
         self.cache = getattr(gateway, "cache", None)
         self.inference = Pipeline(
@@ -63,8 +71,10 @@ class Pipelines:
                 Decide(gateway.policy, reloader),
                 InputGuard(),
                 RouteToModel(gateway.registry, gateway.sites),
+                *([Meter(self.usage)] if metered else []),
                 CacheLookup(self.cache),
                 Generate(gateway.models, gateway.embedder),
+                *([Settle(self.usage)] if metered else []),
                 OutputRedaction(gateway.redactor),
                 OutputGuard(),
                 *([CacheStore(self.cache)] if self.cache is not None else []),

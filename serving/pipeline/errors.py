@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from models.registry import ModelNotFound
 from policies.access import AuthenticationFailed
 from policies.audit import AuditUnavailable, ContentShredded
+from policies.budgets import BudgetExceeded, RateLimited
 from policies.decide import PolicyDenied
 from policies.documents import PolicyDocumentError
 from privacy import RedactionError
@@ -162,6 +163,10 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
             410,
             code="content_shredded",
         )
+    if isinstance(exc, BudgetExceeded):
+        return 429, _body(str(exc), 429, code="budget_exceeded")
+    if isinstance(exc, RateLimited):
+        return 429, _body(str(exc), 429, code="rate_limit_exceeded")
     if isinstance(exc, BodyTooLarge):
         return 413, _body(str(exc), 413, code="request_too_large")
     if isinstance(exc, AuditUnavailable):

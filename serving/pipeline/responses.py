@@ -18,12 +18,16 @@ from serving.pipeline.state import Embeddings, Item, RequestState, Route
 __all__ = ["chunks", "whole"]
 
 
-def _usage(usage: Usage) -> dict[str, int]:
-    return {
+def _usage(usage: Usage, state: RequestState | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
     }
+    spent = state.spent if state is not None else None
+    if spent is not None:  # settled by serving/pipeline/usage.py: cached tokens known
+        body["prompt_tokens_details"] = {"cached_tokens": spent.cached}
+    return body
 
 
 def _response_id(state: RequestState) -> str:
@@ -64,7 +68,7 @@ async def chunks(state: RequestState, items: AsyncIterator[Item]) -> AsyncIterat
                 {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
             ]
         if usage is not None:
-            body["usage"] = _usage(usage)
+            body["usage"] = _usage(usage, state)
         return body
 
     if chat:
@@ -117,7 +121,7 @@ async def whole(state: RequestState, items: AsyncIterator[Item]) -> dict[str, An
         }
     if not isinstance(last, Delta) or last.finish_reason is None:
         raise UpstreamError("the model stream ended early")
-    usage = _usage(last.usage or Usage(0, 0))
+    usage = _usage(last.usage or Usage(0, 0), state)
     text = "".join(parts)
     if state.route is Route.CHAT:
         choice: dict[str, Any] = {

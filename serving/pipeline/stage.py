@@ -59,7 +59,11 @@ async def _nothing() -> AsyncIterator[Item]:
     yield  # an empty async generator
 
 
-async def _named(name: str, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+async def _named(
+    name: str, items: AsyncIterator[Item], inner: AsyncIterator[Item] | None = None
+) -> AsyncIterator[Item]:
+    """The stage's stream, its failures named; closing it closes the stage's stream, then the
+    stream the stage wrapped (``inner``), so every stage finalises in order, at once."""
     try:
         async for item in items:
             yield item
@@ -68,9 +72,10 @@ async def _named(name: str, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
     except Exception as exc:
         raise StageFailure(name, exc) from exc
     finally:
-        aclose = getattr(items, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        for stream in (items, inner):
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 class Pipeline:
@@ -107,9 +112,10 @@ class Pipeline:
         for i, stage in enumerate(self.stages):
             if type(stage).wrap is Stage.wrap:
                 continue
-            items = stage.wrap(state, items)
+            wrapped = stage.wrap(state, items)
             if i != last:  # the recorder unwraps failures; it is never named itself
-                items = _named(stage.name, items)
+                wrapped = _named(stage.name, wrapped, items)
+            items = wrapped
         return items
 
     async def reject(self, state: RequestState, stage: str, error: BaseException) -> None:

@@ -23,7 +23,9 @@ from privacy import RedactionResult
 from serving import protocol
 
 if TYPE_CHECKING:
+    from policies.usage import RequestUsage
     from serving.pipeline.cache import CacheState
+    from serving.pipeline.usage import Reservation
 
 __all__ = [
     "Embeddings",
@@ -129,11 +131,15 @@ class RequestState:
     model: DeployedModel | None = None
     # -- cache (serving/pipeline/cache.py) -------------------------------------------------------
     cache: CacheState | None = field(default=None, repr=False)  # hit, miss, bypass or skip
+    # -- meter (serving/pipeline/usage.py) -------------------------------------------------------
+    reservation: Reservation | None = field(default=None, repr=False)  # budgets + rate limits
     # -- generate ---------------------------------------------------------------------------------
     upstream: Any = field(default=None, repr=False)  # the opened model stream
     first_item: Delta | EngineFailure | Embeddings | None = field(default=None, repr=False)
     first_token_at: float | None = None
     usage: Usage | None = None
+    # -- settle (serving/pipeline/usage.py) ------------------------------------------------------
+    spent: RequestUsage | None = None  # tokens (incl. cached) and cost, as settled
     # -- output redaction -------------------------------------------------------------------------
     output_redactions: dict[str, int] | None = None  # by entity type; None: answer not scanned
     output_degraded: bool = False  # the answer was scanned with patterns only

@@ -26,6 +26,8 @@ OWNERS = {
     "decision": {"serving/pipeline/decide.py"},
     "model": {"serving/pipeline/route.py"},
     "cache": {"serving/pipeline/cache.py"},
+    "reservation": {"serving/pipeline/usage.py"},
+    "spent": {"serving/pipeline/usage.py"},
     "upstream": {"serving/pipeline/generate.py"},
     "first_item": {"serving/pipeline/generate.py"},
     "first_token_at": {"serving/pipeline/generate.py"},
