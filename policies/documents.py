@@ -28,6 +28,7 @@ from pydantic import (
 
 from policies.audit.retention import TenantAudit
 from policies.budgets import UsageLimits
+from serving.semantic_cache.config import TenantCache
 
 __all__ = [
     "BUILTIN_DATA_CLASSES",
@@ -170,6 +171,10 @@ class Tenant(_Strict):
     reroute: dict[ModelRef, tuple[ModelRef, ...]] = Field(
         default_factory=dict,
         description="Requested model/alias -> aliases to try, in order, when it cannot serve.",
+    )
+    cache: TenantCache | None = Field(
+        None,
+        description="Opt in to the semantic cache (serving/semantic_cache/, docs/cache.md).",
     )
     usage: UsageLimits | None = Field(
         None,
@@ -587,6 +592,8 @@ def _merge(
 
 def _canonical(item: BaseModel) -> dict[str, Any]:
     data = item.model_dump(mode="json")
+    if isinstance(item, Tenant) and item.cache is None:
+        del data["cache"]  # a tenant without the semantic cache hashes as before
     if isinstance(item, Tenant) and item.audit is None:
         del data["audit"]  # a tenant without audit settings hashes as before the field existed
     if isinstance(item, Tenant) and item.usage is None:
