@@ -6,6 +6,7 @@ and its verification, and a leak sweep over everything a reader can get."""
 from __future__ import annotations
 
 import json
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class Env:
     backend: str
     cli_args: list[str]
     requests: dict[str, int] = field(default_factory=dict)  # name -> record index
+    app: Any = None
+    schema: str | None = None  # PostgreSQL schema, dropped at the end
 
 
 def _leak_free(text: str | bytes) -> None:
@@ -70,26 +73,20 @@ async def _index_of(log: AuditLog, request_id: str) -> int:
     return index
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def env(
-    request: pytest.FixtureRequest,
-    aio: Any,
-    llama_engine: Any,
-    redactor: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Any:
-    data = tmp_path_factory.mktemp(f"content-{request.param}")
+def build_env(
+    aio: Any, llama_engine: Any, redactor: Any, data: Path, backend: str = "sqlite"
+) -> Env:
+    """A real gateway (bundled model, real redactor) with capture on, over a real audit store,
+    and three requests carrying identifiers (two of tenant acme, one of clinic)."""
     (data / "policy.yaml").write_text(POLICY)
     audit: dict[str, Any] = {"capture": "redacted", "batch_max_wait_ms": 1.0}
-    schema = None
-    if request.param == "postgres":
+    if backend == "postgres":
         reason = pg_reachable()
         if reason:
             pytest.skip(reason)
-        schema = f"audit_content_{data.name[-8:].lower().replace('-', '_')}"
-        audit.update(store="postgres", dsn=PG_DSN, pg_schema=schema)
+        audit.update(
+            store="postgres", dsn=PG_DSN, pg_schema=f"audit_content_{uuid.uuid4().hex[:10]}"
+        )
     config_file = data / "bastion.yaml"
     config_file.write_text(yaml.safe_dump({"data_dir": str(data), "audit": audit}))
     store = KeyStore(data / "keys.db")
@@ -119,7 +116,15 @@ def env(
     app.state.gateway = gateway
     app.state.audit = LocalAuditClient(log)
     api = Api(aio, app, keys)
-    e = Env(api, log, data, request.param, ["--config", str(config_file)])
+    e = Env(
+        api,
+        log,
+        data,
+        backend,
+        ["--config", str(config_file)],
+        app=app,
+        schema=audit.get("pg_schema"),
+    )
     acme = _chat(api, "app", f"Patient {NAME} ({EMAIL}) asks about the fever.")
     acme2 = _chat(api, "app", f"Charge card {CARD} for {NAME}.")
     clinic = _chat(
@@ -128,15 +133,36 @@ def env(
     )  # fmt: skip
     for name, r in (("acme", acme), ("acme2", acme2), ("clinic", clinic)):
         e.requests[name] = aio.run(_index_of(log, r.headers["x-request-id"]))
-    yield e
-    aio.run(api.client.aclose())
-    aio.run(log.close())
-    if schema is not None:
+    return e
+
+
+def close_env(e: Env) -> None:
+    e.api.aio.run(e.api.client.aclose())
+    e.api.aio.run(e.log.close())
+    if e.schema is not None:
         import psycopg
         from psycopg import sql
 
         with psycopg.connect(PG_DSN, autocommit=True) as c:
-            c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(e.schema)))
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def env(
+    request: pytest.FixtureRequest,
+    aio: Any,
+    llama_engine: Any,
+    redactor: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    e = build_env(
+        aio, llama_engine, redactor, tmp_path_factory.mktemp(f"content-{request.param}"),
+        request.param,
+    )  # fmt: skip
+    yield e
+    close_env(e)
 
 
 def _content(env: Env, index: int | str, key: str | None) -> Any:
