@@ -39,9 +39,8 @@ CREATE TABLE IF NOT EXISTS audit_content (
     nonce BYTEA NOT NULL, ciphertext BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_data_key (
     dek_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, kek_id TEXT NOT NULL, wrapped BYTEA,
-    created TEXT NOT NULL, shredded TEXT);
+    created TEXT NOT NULL, shredded TEXT, period TEXT);
 CREATE INDEX IF NOT EXISTS audit_data_key_tenant ON audit_data_key (tenant, created);
-ALTER TABLE audit_data_key ADD COLUMN IF NOT EXISTS period TEXT;
 CREATE INDEX IF NOT EXISTS audit_content_dek ON audit_content (dek_id);
 CREATE OR REPLACE FUNCTION audit_reject() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$;
@@ -74,6 +73,12 @@ CREATE OR REPLACE TRIGGER audit_data_key_no_truncate BEFORE TRUNCATE ON audit_da
 """
 )
 
+# ALTER TABLE locks the table even when the column exists: add it only when it is missing.
+_HAS_PERIOD = (
+    "SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+    " AND table_name = 'audit_data_key' AND column_name = 'period'"
+)
+
 _LEAF_COLS = "idx, leaf_hash, time, tenant, event_type, outcome, body"
 
 
@@ -104,7 +109,11 @@ class PostgresStore:
                         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                     )
                     c.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-                    c.execute(_SCHEMA + _TRIGGERS)
+                    c.execute(_SCHEMA)
+                    if not c.execute(_HAS_PERIOD, (schema,)).fetchone():
+                        # A log from before keys had periods: legacy keys keep period NULL.
+                        c.execute("ALTER TABLE audit_data_key ADD COLUMN period TEXT")
+                    c.execute(_TRIGGERS)
         except psycopg.Error as e:
             raise AuditUnavailable(f"cannot open PostgreSQL audit store: {e}") from e
 
