@@ -28,6 +28,7 @@ from pydantic import (
 
 from policies.audit.retention import TenantAudit
 from policies.budgets import UsageLimits
+from policies.guardrails.settings import GuardrailSettings
 from serving.semantic_cache.config import TenantCache
 
 __all__ = [
@@ -185,6 +186,12 @@ class Tenant(_Strict):
         None,
         description="Audit settings of this tenant, e.g. capture_retention_days "
         "(policies/audit/retention.py, docs/audit.md).",
+    )
+    guardrails: GuardrailSettings | None = Field(
+        None,
+        description="Input and output guardrails: injection screening, limits, blocked topics, "
+        "system-prompt leakage, blocked output (policies/guardrails/, docs/guardrails.md). "
+        "Unset: the defaults (injection screening on, action block).",
     )
 
     def permits(self, model: ModelVersion) -> bool:
@@ -598,6 +605,8 @@ def _canonical(item: BaseModel) -> dict[str, Any]:
         del data["audit"]  # a tenant without audit settings hashes as before the field existed
     if isinstance(item, Tenant) and item.usage is None:
         del data["usage"]  # likewise for a tenant without budgets or rate limits
+    if isinstance(item, Tenant) and item.guardrails is None:
+        del data["guardrails"]  # a tenant without guardrail settings hashes as before
     if isinstance(item, Site) and not item.upstream_hosts:
         # A site without upstream hosts hashes as it did before the field existed, so versions
         # of documents written then (and recorded in audit logs) stay the same.

@@ -1,0 +1,109 @@
+"""The injection classifier: pattern rules plus logistic regression on MiniLM sentence embeddings.
+
+A text is split into windows of at most ``WINDOW_WORDS`` words (overlapping by
+``OVERLAP_WORDS``) so an instruction buried in a long retrieved document is scored on its own;
+a request's windows are embedded in one batch, at most ``MAX_WINDOWS`` of them (when a request
+has more, the windows with the most instruction cue words are kept; the rules always read every
+text whole). The score of a request is the highest window probability, or 1.0 when a rule
+matches. The weights and the shipped threshold are ``weights.npz`` and ``meta.json``, written by
+``python -m policies.guardrails.train``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from policies.guardrails.encoder import SentenceEncoder, shared_encoder
+from policies.guardrails.rules import match_rules
+
+__all__ = [
+    "MAX_WINDOWS",
+    "InjectionClassifier",
+    "Screening",
+    "load_classifier",
+    "windows",
+]
+
+HERE = Path(__file__).resolve().parent
+WEIGHTS = HERE / "weights.npz"
+META = HERE / "meta.json"
+WINDOW_WORDS = 48
+OVERLAP_WORDS = 8
+MAX_WINDOWS = 16
+
+_CUES = re.compile(
+    r"\b(?:ignore|disregard|forget|instructions?|system|prompt|rules?|assistant|ai|model|"
+    r"reveal|override|pretend|act|you|developer|admin|mode|must|now)\b",
+    re.IGNORECASE,
+)
+
+
+def windows(text: str) -> list[str]:
+    """``text`` as windows of at most WINDOW_WORDS words, overlapping by OVERLAP_WORDS."""
+    words = text.split()
+    if len(words) <= WINDOW_WORDS:
+        return [" ".join(words)] if words else []
+    step = WINDOW_WORDS - OVERLAP_WORDS
+    return [
+        " ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - OVERLAP_WORDS, step)
+    ]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The verdict input for one request: the score in [0, 1] and the rule that matched, if any."""
+
+    score: float
+    rule: str | None
+
+
+class InjectionClassifier:
+    """Scores texts for prompt injection. Thread-safe; the encoder is shared per process."""
+
+    def __init__(
+        self,
+        weights: np.ndarray,
+        bias: float,
+        threshold: float,
+        encoder: SentenceEncoder | None = None,
+    ) -> None:
+        self.weights = weights.astype(np.float32)
+        self.bias = float(bias)
+        self.threshold = float(threshold)
+        self.encoder = encoder or shared_encoder()
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """The model's probability of injection for each text (one window each)."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        logits = self.encoder.encode(texts) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def screen(self, texts: list[str], rules: bool = True) -> Screening:
+        """Score a request's screened texts (user messages, tool results, content parts)."""
+        if rules:
+            for text in texts:
+                rule = match_rules(text)
+                if rule is not None:
+                    return Screening(1.0, rule)
+        parts = [w for text in texts for w in windows(text)]
+        if len(parts) > MAX_WINDOWS:
+            ranked = sorted(range(len(parts)), key=lambda i: -len(_CUES.findall(parts[i])))
+            parts = [parts[i] for i in sorted(ranked[:MAX_WINDOWS])]
+        probs = self.probabilities(parts)
+        return Screening(float(probs.max()) if len(probs) else 0.0, None)
+
+
+def load_classifier(
+    weights: Path = WEIGHTS, meta: Path = META, encoder: SentenceEncoder | None = None
+) -> InjectionClassifier:
+    """The shipped classifier (fails loudly when its files are missing: screening fails closed)."""
+    with np.load(weights) as data:
+        w, b = data["weights"], float(data["bias"])
+    threshold = float(json.loads(meta.read_text())["threshold"])
+    return InjectionClassifier(w, b, threshold, encoder)

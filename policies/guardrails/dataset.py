@@ -1,0 +1,28 @@
+"""The labelled prompt-injection set shipped with the repository (policies/guardrails/data/).
+
+``tune`` is the tuning family (training, threshold, rules); ``heldout`` is the evaluation
+family, never used for tuning. See data/README.md for provenance and licence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["DATA", "load_split"]
+
+DATA = Path(__file__).resolve().parent / "data"
+
+Split = Literal["tune", "heldout"]
+
+
+def _lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def load_split(split: Split) -> tuple[list[str], list[int]]:
+    """``(texts, labels)`` of one family: attacks (1) first, then benign texts (0)."""
+    attacks = _lines(DATA / f"{split}_attacks.txt")
+    benign = _lines(DATA / f"{split}_benign.txt")
+    return attacks + benign, [1] * len(attacks) + [0] * len(benign)

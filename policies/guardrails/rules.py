@@ -1,0 +1,207 @@
+"""Pattern rules for known prompt-injection forms (written against the tuning family only).
+
+Each rule is a named regular expression over a normalized form of the text (NFKC, lower case,
+zero-width characters removed, whitespace collapsed). The text is also checked as
+de-leeted (``1gn0r3`` → ``ignore``), with spaced-out letters joined (``I G N O R E``), and
+base64 / hex payloads are decoded and checked. A match names its rule id (a machine token);
+the text itself is never returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Iterator
+
+__all__ = ["RULES", "match_rules"]
+
+_VERB = (
+    r"(?:ignore|disregard|forget|override|overrule|bypass|abandon|discard|drop|skip|neglect|"
+    r"set aside|pay no attention to|overlook|throw out|scrap|unlearn|suspend|disable|turn off|"
+    r"reset|deactivate|lift|break free of|free yourself from|stop following|stop obeying|"
+    r"no longer follow|do not follow|don't follow)"
+)
+_OBJ = (
+    r"(?:instructions?|instruct|directions?|directives?|rules?|guidelines?|guidance|prompts?|"
+    r"programming|orders?|commands?|constraints?|restrictions?|polic(?:y|ies)|guardrails?|"
+    r"(?:content )?filters?|filtering|safety (?:features?|checks?|layer|training|rules)|"
+    r"system (?:message|prompt)|training|setup text|configuration|content policy)"
+)
+_AI = r"(?:ai|assistant|language model|llm|model|bot|chatbot|agents?|gpt|chatgpt)"
+
+RULES: dict[str, re.Pattern[str]] = {
+    # "ignore all previous instructions" and its many forms
+    "ignore_instructions": re.compile(
+        rf"\b{_VERB}\b\W+(?:(?!my\b|our\b)[\w'-]+\W+){{0,5}}?{_OBJ}\b|\b(?:ignore|disregard|"
+        r"forget|overlook)\s+(?:everything|all(?: of)? the above|the above|all that came before|"
+        r"everything above)\b"
+    ),
+    "ignore_user": re.compile(
+        r"\b(?:ignore|disregard|forget)\s+(?:the\s+)?(?:user|user's (?:question|request|message)"
+        r"|(?:the|your) (?:original |current |review )?task)\b"
+    ),
+    "not_bound": re.compile(
+        rf"\b(?:not|no longer|never) (?:bound|restricted|limited) by (?:the |your |any )?"
+        rf"(?:\w+ )?{_OBJ}\b"
+    ),
+    "your_system_prompt": re.compile(
+        r"\byour (?:own )?(?:system (?:prompt|message)|hidden (?:prompt|instructions|rules)|"
+        r"secret (?:instructions|prompt)|initial (?:instructions|prompt))\b|\bsystem_prompt\b"
+    ),
+    "multilingual_ignore": re.compile(
+        r"\b(?:vergiss|ignoriere|ignorier)\b.{0,30}\b(?:anweisungen|regeln|instruktionen)\b|"
+        r"\b(?:ignorez|oubliez|ignore|oublie)\b.{0,30}\binstructions\b|\b(?:olvida|ignora|"
+        r"esquece|ignore)\b.{0,30}\b(?:instrucciones|instruções|istruzioni)\b"
+    ),
+    "instructions_void": re.compile(
+        rf"\b{_OBJ}\b[^.!?]{{0,60}}\b(?:no longer appl(?:y|ies)|(?:are|is) (?:now )?(?:void|"
+        r"obsolete|suspended|lifted|disabled|revoked|cancelled)|(?:has|have) been (?:disabled|"
+        r"revoked|lifted|suspended|updated)|do(?:es)?n'?t apply|do(?:es)? not apply|"
+        r"no longer matter|(?:don't|do not) exist)"
+    ),
+    # asking for the hidden prompt
+    "reveal_prompt": re.compile(
+        r"\b(?:reveal|print|show|output|repeat|tell|give|display|leak|share|disclose|paste|"
+        r"copy|spell out|quote|dump|write out|export|read out|encode)\b\W+(?:[\w'-]+\W+){0,6}?"
+        r"(?:system (?:prompt|message)|(?:initial|original|hidden|secret|confidential|"
+        r"internal|starting) (?:instructions|prompt|rules|text|configuration|notes)|"
+        r"your (?:own )?(?:instructions|prompt|rules|configuration|guidelines|directives)|"
+        r"(?:the )?instructions you were given|initial prompt|hidden prompt)\b"
+    ),
+    "what_is_your_prompt": re.compile(
+        r"\bwhat (?:is|are|were) your (?:system prompt|system message|(?:initial |hidden |"
+        r"secret )?instructions|hidden prompt|prompt)\b"
+    ),
+    "text_above": re.compile(
+        r"\b(?:repeat|print|output|show|quote|copy) (?:back )?(?:everything|all|the (?:words|"
+        r"text)) (?:above|before|written before|that came before)\b|\b(?:words|text) (?:written "
+        r")?(?:before|above) (?:my first|this (?:message|line)|the conversation)\b"
+    ),
+    # persona and mode switches
+    "mode_switch": re.compile(
+        r"\b(?:enable|activate|enter|switch to|turn on|you are (?:now )?in|now in|"
+        r"begin|start)\s+(?:the\s+)?(?:developer|dev|god|maintenance|unrestricted|jailbreak|"
+        r"sudo|admin|dan|debug|unfiltered|uncensored)\s+(?:mode|build)\b|\bjailbreak mode\b|"
+        r"\bsudo mode\b|\bgod mode\b"
+    ),
+    "persona_unrestricted": re.compile(
+        r"\b(?:you are now|you're now|from now on,? you (?:are|will)|act as|pretend (?:to be|you "
+        r"are)|roleplay as|role-play as|simulate|respond as|become)\b[^.!?]{0,40}\b(?:unrestricted|"
+        r"unfiltered|uncensored|amoral|jailbroken|evil|unchained|without (?:any )?(?:rules|"
+        r"restrictions|limits|filters?)|no (?:rules|restrictions|filters?|limits|content policy))"
+    ),
+    "no_restrictions": re.compile(
+        rf"\b(?:you|{_AI}|answer|respond|reply)\b[^.!?]{{0,60}}\b(?:no|zero|without(?: any)?|"
+        r"free of|freed from|unbound by|not bound by|free from)\s+(?:[\w'-]+\s+){0,2}?"
+        r"(?:restrictions|filters?|filtering|rules|guidelines|content polic(?:y|ies)|censorship|"
+        r"limitations|constraints|ethical (?:or moral )?guidelines|instructions|refusals?|"
+        r"warnings|caveats)\b"
+    ),
+    "jailbroken": re.compile(
+        r"\byou (?:have been|are|were|'ve been) (?:now )?(?:jailbroken|unlocked|freed)\b|"
+        r"\b(?:do anything now|developer mode output|unlocked you)\b"
+    ),
+    # claimed authority
+    "authority_override": re.compile(
+        r"\b(?:i am|i'm|this is|as|message is from) (?:your|the|an?) (?:\w+ )?(?:developer|"
+        r"creators?|administrator|admin|owner|supervisor|operator|employee|compliance team)\b"
+        r"[^\n]{0,120}\b(?:disable|bypass|turn off|override|ignore|suspend|abandon|unlock|"
+        r"authori[sz]e you|authori[sz]ation code|override code|no longer|allowed to ignore)"
+    ),
+    # fake system / developer tags
+    "fake_tag": re.compile(
+        r"<\|im_start\|>\s*(?:system|developer)|<\|?\s*(?:system|developer)\s*\|?>|"
+        r"</?(?:system|developer|admin)>|"
+        r"\[\[?\s*(?:system|developer|admin)(?: message)?\s*\]\]?|<<\s*sys\s*>>|\[inst\]|"
+        r"\"role\"\s*:\s*\"(?:system|developer)\"|(?:^|\n)\s*#*\s*(?:system|developer)"
+        r"(?: prompt| message| notice| override)?\s*#*\s*:|"
+        r"\b(?:end of (?:the )?(?:system prompt|instructions|user input)|begin(?:ning)? (?:of )?"
+        r"(?:a )?new system prompt|new system prompt)\b|<\|?end_of_system\|?>|</end_of_system>"
+    ),
+    # instructions addressed to a model inside retrieved or tool content
+    "addressed_to_ai": re.compile(
+        rf"\b{_AI}s?\s+(?:[\w-]+\s+)?(?:reading|processing|summari[sz]ing|parsing|analy[sz]ing)"
+        rf" (?:this|these|the)\b|\bif you are an? {_AI}\b|\b(?:note|instructions?|message|"
+        rf"attention|important update|hidden text|comment)\s+(?:to|for)\s+(?:the |any |all )?"
+        rf"(?:automated )?{_AI}\b|\b(?:to|for) (?:any|all|whichever|the) {_AI}s? (?:that )?"
+        r"(?:reads?|reading|processing)\b|\battention,? (?:automated )?(?:ai|assistant|"
+        rf"language model|model)\b|\b(?:when|if|once) the {_AI} reads this\b|\b(?:ai|assistant|"
+        r"model)\s*[,:]\s*(?:please\s+)?(?:forward|send|delete|ignore|disregard|approve|"
+        r"transfer|email|export|forget|stop)\b"
+    ),
+    "decode_and_follow": re.compile(
+        r"\b(?:decode|base64|hex)\b[^.!?\n]{0,60}\b(?:follow|execute|do what it says|obey|run)"
+        r"\b|\b(?:follow|execute|obey) (?:the|this) (?:base64|hex|encoded)\b"
+    ),
+}
+
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l", "+": "t"})  # fmt: skip
+_LEET_WORD = re.compile(r"\b(?=[\w@$!|+]*[a-z])(?=[\w@$!|+]*[0-9@$|+])[\w@$!|+]{3,}\b")
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){12,}\b")
+_MAX_CHARS = 100_000  # rules scan at most this much of one text
+
+
+def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text[:_MAX_CHARS])
+    text = _ZERO_WIDTH.sub("", text).lower()
+    text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    return re.sub(r"[ \t\r\f\v]+", " ", text)
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(c.isalpha() or c == " " for c in text)
+    return text if text and letters / len(text) > 0.8 and " " in text else None
+
+
+def _decoded(text: str) -> Iterator[str]:
+    for token in _B64.findall(text)[:16]:
+        padded = token + "=" * (-len(token) % 4)
+        try:
+            payload = _printable(base64.b64decode(padded, validate=True))
+        except (binascii.Error, ValueError):
+            payload = None
+        if payload:
+            yield payload
+    for token in _HEX.findall(text)[:16]:
+        payload = _printable(bytes.fromhex(token))
+        if payload:
+            yield payload
+
+
+def _variants(text: str, depth: int = 0) -> Iterator[str]:
+    norm = _normalize(text)
+    yield norm
+    deleet = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), norm)
+    if deleet != norm:
+        yield deleet
+    if depth == 0:
+        for payload in _decoded(text):
+            yield from _variants(payload, depth + 1)
+
+
+_NAMED_JAILBREAKS = re.compile(
+    r"(?i:\b(?:you are|you're|act as|as|answer as|respond as|become|called|known as|named|"
+    r"voice of|role of)\s+(?:now\s+)?(?:an?\s+|the\s+)?)(?:DAN|AIM|STAN|DUDE|UNCHAINED|BetterDAN|"
+    r"FreeGPT|DAN-X)\b"
+)
+
+
+def match_rules(text: str) -> str | None:
+    """The id of the first rule the text matches (any variant), or None."""
+    if _NAMED_JAILBREAKS.search(text[:_MAX_CHARS]):
+        return "named_jailbreak"
+    for variant in _variants(text):
+        for rule_id, pattern in RULES.items():
+            if pattern.search(variant):
+                return rule_id
+    return None
