@@ -15,6 +15,7 @@ import yaml
 from policies import cli as policy_cli
 from policies.audit import cli as audit_cli
 from privacy import cli as privacy_cli
+from serving import usage_cli
 from serving.config import ConfigError, Settings, load_settings
 from serving.datadir import private_umask
 
@@ -28,6 +29,9 @@ keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API k
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(audit_cli.app, name="audit")
+app.command("usage", help="A tenant's usage and cost, from the usage ledger in the state store.")(
+    usage_cli.usage
+)
 app.command("redact", help='Redact identifiers: JSON Lines {"text"} on stdin (or --text).')(
     privacy_cli.redact
 )
