@@ -255,20 +255,43 @@ def test_a_key_destroyed_by_another_process_is_never_used_for_new_content(
     assert [k.wrapped is None for k in keys] in ([True, False], [False, True])
 
 
-def test_logs_with_per_tenant_keys_migrate_and_stay_readable(tmp_path: Path, signer) -> None:
+_LEGACY_KEYS = (
+    "CREATE TABLE audit_data_key (dek_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
+    "kek_id TEXT NOT NULL, wrapped {blob}, created TEXT NOT NULL, shredded TEXT)"
+)
+
+
+def _raw(config: AuditConfig, statement: str) -> None:
+    """Run SQL on the store's database, bypassing the store."""
+    if config.store == "sqlite":
+        conn = sqlite3.connect(config.sqlite_path or "")
+        try:
+            conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(config.dsn or "", options=f"-c search_path={config.pg_schema}") as c:
+        c.execute(statement)
+
+
+def test_logs_with_per_tenant_keys_migrate_and_stay_readable(
+    backend: Callable[..., AuditConfig], tmp_path: Path, signer
+) -> None:
     """A log written before keys had periods: old table layout, content sealed directly under
     the tenant's key. After the upgrade it is read as before, new content goes under day keys,
     and the legacy key expires once its newest content is past retention."""
-    db = tmp_path / "audit.db"
-    config = AuditConfig(sqlite_path=str(db), capture="redacted", batch_max_wait_ms=1.0,
-                         capture_retention_days=5)  # fmt: skip
+    config = backend(capture="redacted", batch_max_wait_ms=1.0, capture_retention_days=5)
     kek = FileKek(tmp_path / "kek")
-    conn = sqlite3.connect(db)  # the former layout, as the earlier release created it
-    conn.executescript(
-        "CREATE TABLE audit_data_key (dek_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
-        "kek_id TEXT NOT NULL, wrapped BLOB, created TEXT NOT NULL, shredded TEXT);"
-    )
-    conn.close()
+    # The former layout, as the earlier release created it.
+    if config.store == "postgres":
+        _raw(config.model_copy(update={"pg_schema": "public"}),
+             f'CREATE SCHEMA "{config.pg_schema}"')  # fmt: skip
+        _raw(config, _LEGACY_KEYS.format(blob="BYTEA"))
+    else:
+        _raw(config, _LEGACY_KEYS.format(blob="BLOB"))
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     legacy_id = uuid.uuid4().hex
@@ -324,7 +347,5 @@ def test_logs_with_per_tenant_keys_migrate_and_stay_readable(tmp_path: Path, sig
     assert export.contents == {"present": 1, "shredded": 1, "absent": 0}
     assert verify_bundle(export.path).ok
     # The period column cannot be changed either (the re-created trigger covers it).
-    conn = sqlite3.connect(db)
-    with pytest.raises(sqlite3.DatabaseError, match="only be shredded"):
-        conn.execute("UPDATE audit_data_key SET period = '2030-01-01'")
-    conn.close()
+    with pytest.raises(Exception, match="only be shredded"):
+        _raw(config, "UPDATE audit_data_key SET period = '2030-01-01'")
