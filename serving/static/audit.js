@@ -259,6 +259,100 @@
     state.previous = [];
     state.page = 1;
     load();
+    loadSummary();
+  }
+
+  // -- summary panel and chart (counted in the store by /v1/audit/summary) -------------------
+  const OUTCOMES = ["success", "failure", "denied"];
+
+  function counts(id, entries, empty) {
+    const rows = entries.map(([label, count]) => {
+      const tr = document.createElement("tr");
+      tr.dataset.key = label;
+      tr.append(cell(label, "label"), cell(count, "count"));
+      return tr;
+    });
+    if (rows.length === 0) {
+      const tr = document.createElement("tr");
+      tr.append(cell(empty, "muted"));
+      rows.push(tr);
+    }
+    $(id).tBodies[0].replaceChildren(...rows);
+  }
+
+  function svg(name, attributes, text) {
+    const el = document.createElementNS($("sum-svg").namespaceURI, name);
+    for (const [k, v] of Object.entries(attributes)) el.setAttribute(k, String(v));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  function drawChart(series, from, to) {
+    const points = series.points;
+    const bucket = series.bucket_s * 1000;
+    const times = points.map((p) => Date.parse(p.start));
+    const first = times.length ? Math.min(...times) : Date.now();
+    const start = from ? Date.parse(from) : first;
+    const end = to ? Date.parse(to) : (times.length ? Math.max(...times) : first) + bucket;
+    const root = $("sum-svg"); // in the page, so its namespace comes from the HTML parser
+    const W = Math.max(320, Math.round(root.getBoundingClientRect().width) || 800);
+    const H = 180, left = 44, bottom = 20, top = 8;
+    const plotW = W - left - 8, plotH = H - top - bottom;
+    const max = Math.max(1, ...points.map((p) => p.records));
+    root.setAttribute("viewBox", `0 0 ${W} ${H}`); // one unit a pixel: text is not stretched
+    root.replaceChildren(
+      svg("line", { class: "axis", x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH }),
+      svg("text", { x: 2, y: top + 10 }, String(max)),
+      svg("text", { x: 2, y: top + plotH }, "0"),
+      svg("text", { x: left, y: H - 4 }, new Date(start).toISOString().slice(0, 16) + "Z"),
+      svg("text", { x: left + plotW, y: H - 4, "text-anchor": "end" },
+        new Date(end).toISOString().slice(0, 16) + "Z"),
+    );
+    const span = Math.max(end - start, bucket);
+    const width = Math.max(1, (plotW * bucket) / span - 1);
+    points.forEach((p, i) => {
+      const x = Math.max(left, left + (plotW * (times[i] - start)) / span); // bucket began earlier
+      const group = svg("g", { class: "chart-bar" });
+      group.dataset.start = p.start;
+      group.dataset.records = String(p.records);
+      let y = top + plotH;
+      for (const outcome of OUTCOMES) {
+        const h = (plotH * p[outcome]) / max;
+        if (h <= 0) continue;
+        y -= h;
+        const seg = svg("rect", { class: `seg-${outcome}`, x, y, width, height: h });
+        seg.dataset.outcome = outcome;
+        seg.dataset.count = String(p[outcome]);
+        group.append(seg);
+      }
+      const detail = OUTCOMES.map((o) => `${p[o]} ${o}`).join(", ");
+      group.append(svg("title", {}, `${p.start}: ${p.records} records (${detail}), ${p.tokens} tokens`));
+      root.append(group);
+    });
+  }
+
+  async function loadSummary() {
+    const f = filters();
+    try {
+      const s = await (await call("/v1/audit/summary", f)).json();
+      counts("sum-outcomes", OUTCOMES.map((o) => [o, s.by_outcome[o] || 0]), "");
+      counts("sum-classes", Object.entries(s.data_classes), "no data class");
+      counts("sum-denials", Object.entries(s.denials_by_rule), "no denial");
+      const verdicts = [];
+      for (const [guard, byVerdict] of Object.entries(s.guardrails)) {
+        for (const [verdict, n] of Object.entries(byVerdict)) verdicts.push([`${guard} · ${verdict}`, n]);
+      }
+      counts("sum-guardrails", verdicts, "no guardrail verdict");
+      counts("sum-tokens", ["prompt", "completion", "cached"].map((k) => [k, s.tokens[k]]), "");
+      drawChart(s.series, f.from, f.to);
+      const scope = s.tenant_scope ? `tenant ${s.tenant_scope}` : "all tenants";
+      const minutes = s.series.bucket_s / 60;
+      const width = minutes >= 1440 ? `${minutes / 1440} d` : minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`;
+      $("summary-info").textContent = `${s.records} records · ${scope} · bars of ${width}`;
+    } catch (err) {
+      $("summary-info").textContent = "";
+      failed(err);
+    }
   }
 
   function nextPage() {
