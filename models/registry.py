@@ -18,19 +18,56 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.aliases import AliasFollower, StaticAliases, check_alias
+from models.prompts import PromptTemplate, PromptTemplates
+
 if TYPE_CHECKING:
     from policies.documents import PolicySet
     from serving.config import EmbeddingConfig, ModelConfig, Settings
+    from state import StateStore
 
 __all__ = [
     "DeployedModel",
     "ModelNotFound",
     "Registry",
+    "RegistryConfig",
     "configured_sites",
     "place",
     "policy_sites",
     "site_mismatches",
 ]
+
+
+class RegistryConfig(BaseModel):
+    """``registry:`` in the serving configuration (docs/models.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: list[PromptTemplate] = Field(
+        default_factory=list,
+        description="Prompt templates (named system prompts), one entry per `name@version`.",
+    )
+    aliases: dict[str, str | dict[str, int]] = Field(
+        default_factory=dict,
+        description="Starting points of aliases, e.g. `prod: m@v1` or `prod: {m@v1: 90, "
+        "m@v2: 10}`; used only for an alias the state store has never seen (after that, "
+        "`bastion models promote|split|rollback` and the admin API change it).",
+    )
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: dict[str, str | dict[str, int]]) -> dict[str, str | dict[str, int]]:
+        for alias in value:
+            check_alias(alias)
+        return value
+
+    def initial_aliases(self) -> dict[str, dict[str, int]]:
+        return {
+            alias: {target: 100} if isinstance(target, str) else dict(target)
+            for alias, target in self.aliases.items()
+        }
 
 
 class ModelNotFound(LookupError):
@@ -110,7 +147,10 @@ class Registry:
         embeddings: EmbeddingConfig | None = None,
         policy: PolicySet | None = None,
         default_site: str = "local",
+        prompts: Iterable[PromptTemplate] = (),
     ) -> None:
+        self.prompts = PromptTemplates(prompts)
+        self.aliases: StaticAliases = StaticAliases()
         self._versions: dict[str, DeployedModel] = {}
         self._default: dict[str, str] = {}
         declared = policy_sites(policy)
@@ -139,6 +179,8 @@ class Registry:
         for mv in entries:
             self._versions[mv.key] = mv
             self._default.setdefault(mv.name, mv.key)
+        self._targets = {mv.key: "model" for mv in entries if mv.kind == "generate"}
+        self._targets.update({t.key: "prompt" for t in self.prompts})
 
     def resolve(self, requested: str) -> DeployedModel:
         key = requested if "@" in requested else self._default.get(requested, "")
@@ -155,3 +197,27 @@ class Registry:
 
     def is_default(self, mv: DeployedModel) -> bool:
         return self._default.get(mv.name) == mv.key
+
+    def targets(self) -> dict[str, str]:
+        """What an alias may point at (id → "model" | "prompt"): generating model versions and
+        prompt templates. Read-only."""
+        return self._targets
+
+    def follow(
+        self,
+        store: StateStore,
+        every_s: float = 1.0,
+        initial: Mapping[str, Mapping[str, int]] | None = None,
+        start: bool = True,
+    ) -> AliasFollower:
+        """Take the aliases from the shared store (seeding the configured starting points),
+        refreshed every ``every_s`` seconds on a daemon thread."""
+        names = set(self._default) | self.prompts.names()
+        if clash := sorted(names & set(initial or {})):
+            raise ValueError(f"aliases must not be model or prompt names: {', '.join(clash)}")
+        follower = AliasFollower(store, self.targets(), every_s, reserved=names)
+        follower.seed(initial or {})
+        if start:
+            follower.start()
+        self.aliases = follower
+        return follower

@@ -295,9 +295,14 @@ class Ingress:
         self.purger.start()  # expired values and counters leave the store
         redactor = Redactor(cfg.privacy)
         redactor.warmup()  # load spaCy now, not on the first request
+        # The one catalog; its aliases follow the shared store (docs/models.md).
+        self.registry = Registry(
+            cfg.models, cfg.embeddings, policy.policy_set, cfg.site, cfg.registry.prompts
+        )
+        self.registry.follow(shared, cfg.policy.reload_check_s, cfg.registry.initial_aliases())
         self.gateway = Gateway(
             KeyStore(shared, cache_s=cfg.policy.reload_check_s),
-            Registry(cfg.models, cfg.embeddings),
+            self.registry,
             policy,
             RaySites(),
             {key: RayModelClient(handle) for key, handle in models.items()},

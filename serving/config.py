@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from models.engines.openai import OpenAIUpstream
+from models.registry import RegistryConfig
 from policies.audit.config import AuditConfig
 from policies.usage import CostModel, UsageSettings
 from privacy.config import PrivacyConfig
@@ -225,6 +226,10 @@ class Settings(BaseSettings):
         default_factory=EmbeddingConfig, description="Embedding model."
     )
     policy: PolicySettings = Field(default_factory=PolicySettings, description="Policy layer.")
+    registry: RegistryConfig = Field(
+        default_factory=RegistryConfig,
+        description="Prompt templates and starting points of aliases (docs/models.md).",
+    )
     privacy: PrivacyConfig = Field(
         default_factory=PrivacyConfig, description="Identifier detection (docs/privacy.md)."
     )

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from models.prompts import PromptRef
+
 __all__ = [
     "API_FIELDS",
     "REQUEST_LIMITS",
@@ -181,6 +183,9 @@ class ChatCompletionRequest(_Sampling):
         None, ge=1, description="Same as `max_tokens`; with both set, they must be equal."
     )
     response_format: ResponseFormat | None = None
+    prompt: PromptRef | None = Field(
+        None, description="Bastion: a prompt template (system prompt) to render first."
+    )
 
     @field_validator("messages", mode="before")
     @classmethod

@@ -38,6 +38,43 @@ async def admin_policy_reload(request: Request) -> Response:
     return await respond(request, work, (Role.ADMIN,))
 
 
+@router.get("/v1/admin/registry")
+async def admin_registry(request: Request) -> Response:
+    async def work(_: RequestState) -> dict:
+        from serving.registry_admin import registry_view
+
+        return registry_view(request.app.state.gateway.registry)
+
+    return await respond(request, work, (Role.ADMIN,))
+
+
+@router.post("/v1/admin/aliases/{action}")
+async def admin_alias(request: Request, action: str) -> Response:
+    """promote {alias, version} | split {alias, weights} | rollback {alias} (docs/models.md)."""
+
+    async def work(st: RequestState) -> dict:
+        from models.aliases import AliasError, AliasFollower
+        from serving.pipeline.errors import InvalidRequest
+        from serving.registry_admin import apply_change, parse_request
+
+        registry = request.app.state.gateway.registry
+        aliases = registry.aliases
+        if not isinstance(aliases, AliasFollower):
+            raise UpstreamError("aliases are not kept in a state store here")
+        assert st.read_body is not None
+        try:
+            change = apply_change(aliases, action, parse_request(await st.read_body()))
+        except AliasError as exc:
+            raise InvalidRequest(str(exc), "alias") from None
+        from serving.registry_admin import alias_detail, invalidate_cache
+
+        st.detail = alias_detail(change)
+        invalidate_cache(aliases.store, change, registry.targets()[change.after.arms[0][0]])
+        return {"alias": change.alias, "revision": change.after.revision, **st.detail}
+
+    return await respond(request, work, (Role.ADMIN,))
+
+
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     async def work(_: RequestState) -> Response:

@@ -15,7 +15,12 @@ router = APIRouter()
 
 
 def _redactions(st: RequestState) -> dict[str, str]:
-    return {"x-bastion-redactions": str(st.redaction.count if st.redaction else 0)}
+    headers = {"x-bastion-redactions": str(st.redaction.count if st.redaction else 0)}
+    if st.model is not None:  # the version served, and the prompt template rendered
+        headers["x-bastion-model-version"] = st.model.key
+    if st.prompt_version is not None:
+        headers["x-bastion-prompt-version"] = st.prompt_version
+    return headers
 
 
 async def _infer(request: Request) -> Response:

@@ -26,6 +26,10 @@ ROUTES: dict[str, Route] = {
     "/v1/models": Route.MODELS,
     "/v1/admin/models": Route.ADMIN_MODELS,
     "/v1/admin/policy/reload": Route.POLICY_RELOAD,
+    "/v1/admin/registry": Route.ADMIN_MODELS,
+    "/v1/admin/aliases/promote": Route.ALIAS_PROMOTED,
+    "/v1/admin/aliases/split": Route.ALIAS_SPLIT,
+    "/v1/admin/aliases/rollback": Route.ALIAS_ROLLED_BACK,
     "/v1/audit/records": Route.AUDIT_QUERY,
     "/v1/audit/checkpoint": Route.AUDIT_QUERY,
     "/v1/audit/status": Route.AUDIT_QUERY,
@@ -130,6 +134,7 @@ class RequestScope:
         route, label = _route(path)
         client = scope.get("client")
         purpose = headers.get(b"x-bastion-purpose")
+        end_user = headers.get(b"x-bastion-user")  # sticky A/B arm; hashed, never kept
         state = RequestState(
             request_id=request_id,
             route=route,
@@ -137,6 +142,7 @@ class RequestScope:
             bearer=_bearer(headers.get(b"authorization")),
             purpose=purpose.decode("latin-1").strip() or None if purpose else None,
             correlation_id=correlation_id(client_id),
+            end_user=end_user.decode("latin-1") or None if end_user else None,
             cache_control=(headers.get(b"x-bastion-cache") or b"").decode("latin-1") or None,
             read_body=bounded_body(receive, headers.get(b"content-length"), self.max_body_bytes),
         )

@@ -64,6 +64,10 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
         detail["stage"] = outcome.stage
     if state.correlation_id is not None:
         detail["correlation_id"] = state.correlation_id
+    if state.prompt_version is not None:
+        detail["prompt_version"] = state.prompt_version
+    if state.variant is not None and len(state.variant) <= 128:  # a record field's limit
+        detail["variant"] = state.variant
     if state.cache is not None:  # semantic cache: hit, miss, bypass or skip
         detail["cache"] = state.cache.result
     return AuditRecord(

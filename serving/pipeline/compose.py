@@ -31,7 +31,7 @@ from serving.pipeline.guards import InputGuard, OutputGuard
 from serving.pipeline.output_redaction import OutputRedaction
 from serving.pipeline.redact import Redact
 from serving.pipeline.restore import Restore
-from serving.pipeline.route import RouteToModel
+from serving.pipeline.route import RouteToModel, SelectVersion
 from serving.pipeline.stage import Pipeline, Stage
 from serving.pipeline.state import RequestState
 from serving.pipeline.usage import Meter, Settle, UsageControl
@@ -67,6 +67,7 @@ class Pipelines:
             [
                 Authenticate(gateway.keys),
                 Validate(),
+                SelectVersion(gateway.registry),
                 Redact(gateway.batcher),
                 Decide(gateway.policy, reloader),
                 InputGuard(),

@@ -40,7 +40,7 @@ class Decide(Stage):
                 principal.tenant,
                 principal.role.value,
                 principal.key_id,
-                request.model,
+                state.alias_version or request.model,  # an alias's chosen version (select)
                 data_classes,
                 state.purpose,
             )

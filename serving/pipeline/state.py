@@ -47,6 +47,9 @@ class Route(StrEnum):
     ADMIN_MODELS = "admin.models_viewed"
     POLICY_RELOAD = "policy.reloaded"
     AUDIT_QUERY = "audit.queried"
+    ALIAS_PROMOTED = "models.alias_promoted"
+    ALIAS_SPLIT = "models.alias_split"
+    ALIAS_ROLLED_BACK = "models.alias_rolled_back"
     AUDIT_EXPORT = "audit.exported"
     AUDIT_PAGE = "audit.page_viewed"
     AUDIT_CONTENT = "audit.content_read"  # GET /v1/audit/records/{index}/content
@@ -117,6 +120,7 @@ class RequestState:
     read_body: Callable[[], Awaitable[bytes]] | None = field(default=None, repr=False)
     wall_start: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
+    end_user: str | None = field(default=None, repr=False)  # x-bastion-user: only ever hashed
     cache_control: str | None = None  # x-bastion-cache request header ("bypass")
     # -- authenticate ---------------------------------------------------------------------------
     principal: Principal | None = None
@@ -127,6 +131,10 @@ class RequestState:
     redaction: RedactionResult | None = field(default=None, repr=False)
     # -- decide -----------------------------------------------------------------------------------
     decision: Decision | None = None
+    # -- select (route.py: aliases, A/B splits, prompt templates) ---------------------------------
+    alias_version: str | None = None  # name@version an alias split chose (policy decides on it)
+    variant: str | None = None  # the split arm(s), e.g. prod/m@v2; None: no alias involved
+    prompt_version: str | None = None  # the prompt template rendered, name@version
     # -- route ------------------------------------------------------------------------------------
     model: DeployedModel | None = None
     # -- cache (serving/pipeline/cache.py) -------------------------------------------------------

@@ -67,6 +67,7 @@ def test_the_stages_in_order(pipelines):
     assert pipelines.inference.names == [
         "authenticate",
         "validate",
+        "select",
         "redact",
         "decide",
         "input_guard",

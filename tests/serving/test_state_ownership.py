@@ -21,9 +21,13 @@ NAMES = {"state", "st"}  # what the pipeline and the routes call a RequestState
 OWNERS = {
     "principal": {"serving/pipeline/authenticate.py"},
     "key_id_attempted": {"serving/pipeline/authenticate.py"},
-    "request": {"serving/pipeline/validate.py"},
+    # route.py's select stage puts the rendered prompt template first, before redaction
+    "request": {"serving/pipeline/validate.py", "serving/pipeline/route.py"},
     "redaction": {"serving/pipeline/redact.py"},
     "decision": {"serving/pipeline/decide.py"},
+    "alias_version": {"serving/pipeline/route.py"},
+    "variant": {"serving/pipeline/route.py"},
+    "prompt_version": {"serving/pipeline/route.py"},
     "model": {"serving/pipeline/route.py"},
     "cache": {"serving/pipeline/cache.py"},
     "reservation": {"serving/pipeline/usage.py"},
@@ -78,7 +82,7 @@ def test_every_field_has_its_owner_listed():
     fields = {f.name for f in dataclasses.fields(RequestState)}
     driver = {
         "request_id", "route", "origin", "bearer", "purpose", "correlation_id", "read_body",
-        "wall_start", "started", "cache_control",
+        "wall_start", "started", "cache_control", "end_user",
     }  # fmt: skip
     assert set(OWNERS) | driver == fields
 
