@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import yaml
 
+from models import cli as models_cli
 from policies import cli as policy_cli
 from policies.audit import cli as audit_cli
 from privacy import cli as privacy_cli
@@ -28,6 +29,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bastion infe
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_cli.app, name="policy")
+app.add_typer(models_cli.app, name="models")
 app.add_typer(audit_cli.app, name="audit")
 app.command("usage", help="A tenant's usage and cost, from the usage ledger in the state store.")(
     usage_cli.usage
