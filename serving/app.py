@@ -310,6 +310,7 @@ class Ingress:
             redactor,
             capture=cfg.audit.capture == "redacted",
         )
+        self.gateway.structured_retries = cfg.structured_output.retries  # structured.py
         # the semantic cache: entries in the shared store, the Embedder deployment as embedder
         from serving.semantic_cache.cache import SemanticCache
 

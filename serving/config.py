@@ -163,6 +163,17 @@ class IngressConfig(_Replicated):
     max_ongoing_requests: int = Field(256, ge=1, description="Concurrent requests per replica.")
 
 
+class StructuredOutputConfig(_Strict):
+    retries: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="New generations of a whole answer that does not satisfy its "
+        "`response_format` before the request fails with 422 invalid_structured_output "
+        "(a streamed answer is not retried: its text has been sent).",
+    )
+
+
 class ServerConfig(_Strict):
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
@@ -235,6 +246,10 @@ class Settings(BaseSettings):
     )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log (docs/audit.md)."
+    )
+    structured_output: StructuredOutputConfig = Field(
+        default_factory=StructuredOutputConfig,
+        description="response_format validation (docs/structured-output.md).",
     )
     usage: UsageSettings = Field(
         default_factory=UsageSettings,

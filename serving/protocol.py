@@ -35,7 +35,9 @@ __all__ = [
     "EmbeddingRequest",
     "ErrorBody",
     "ErrorResponse",
+    "JSONSchemaFormat",
     "RequestLimits",
+    "ResponseFormat",
     "StreamOptions",
     "first_error",
     "param_path",
@@ -166,10 +168,110 @@ class _Sampling(_Request):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
-class ResponseFormat(_Request):
-    type: Literal["text"] = Field(
-        "text", description="Only plain text until structured output lands."
+_SCHEMA_DEPTH = 32  # nesting levels of a response_format schema (grammar builders recurse)
+
+
+def _schema_problem(schema: Any, strict: bool, depth: int = 0) -> str | None:
+    """Why ``schema`` cannot be served (None: it can). Names JSON Schema keywords only."""
+    if depth > _SCHEMA_DEPTH:
+        return f"nests deeper than {_SCHEMA_DEPTH} levels"
+    if isinstance(schema, list):
+        for item in schema:
+            problem = _schema_problem(item, strict, depth + 1)
+            if problem:
+                return problem
+        return None
+    if not isinstance(schema, dict):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and not ref.startswith("#"):
+        return "$ref must point inside the schema (#...): nothing is fetched"
+    if strict and (schema.get("type") == "object" or "properties" in schema):
+        if schema.get("additionalProperties") is not False:
+            return "strict mode: every object must set additionalProperties to false"
+        properties = schema.get("properties") or {}
+        if isinstance(properties, dict) and set(schema.get("required") or ()) != set(properties):
+            return "strict mode: every property of an object must be required"
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(
+            value, dict
+        ):
+            value = list(value.values())
+        if key not in ("enum", "const", "default", "examples"):
+            problem = _schema_problem(value, strict, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+class JSONSchemaFormat(_Request):
+    """``response_format.json_schema`` as OpenAI defines it."""
+
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = Field(None, max_length=4096)
+    schema_: dict[str, Any] | None = Field(
+        None,
+        alias="schema",
+        description="A JSON Schema; absent: any JSON object. `$ref` only inside the schema.",
     )
+    strict: bool | None = Field(
+        None,
+        description="true: the schema follows OpenAI's strict subset (every object sets "
+        "additionalProperties false and requires all its properties).",
+    )
+
+    @model_validator(mode="after")
+    def _valid_schema(self) -> JSONSchemaFormat:
+        if self.schema_ is None:
+            return self
+        from jsonschema import Draft202012Validator, validators
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            validators.validator_for(self.schema_, default=Draft202012Validator).check_schema(
+                self.schema_
+            )
+        except SchemaError:
+            raise ValueError("schema is not a valid JSON Schema") from None
+        problem = _schema_problem(self.schema_, bool(self.strict))
+        if problem:
+            raise ValueError(f"schema {problem}")
+        return self
+
+
+class ResponseFormat(_Request):
+    """``text``, ``json_object`` (any JSON object) or ``json_schema`` (an instance of
+    ``json_schema.schema``): docs/structured-output.md."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: JSONSchemaFormat | None = Field(None, description="With `type: json_schema`.")
+
+    @model_validator(mode="after")
+    def _schema_with_its_type(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("json_schema is required when type is json_schema")
+        if self.type != "json_schema" and self.json_schema is not None:
+            raise ValueError("json_schema is only allowed when type is json_schema")
+        return self
+
+    @property
+    def answer_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema the answer must satisfy (None: text)."""
+        if self.type == "text":
+            return None
+        if self.json_schema is None or self.json_schema.schema_ is None:
+            return {"type": "object"}
+        return self.json_schema.schema_
+
+    def wire(self) -> Any:
+        """The engine wire's ``ResponseFormat`` (models/engines/base.py)."""
+        from models.engines.base import ResponseFormat as Wire
+
+        spec = self.json_schema
+        if self.type != "json_schema" or spec is None:
+            return Wire(type=self.type)
+        schema = json.dumps(spec.schema_) if spec.schema_ is not None else None
+        return Wire("json_schema", schema, spec.name, bool(spec.strict))
 
 
 class ChatCompletionRequest(_Sampling):
@@ -313,8 +415,9 @@ def _request_fields() -> frozenset[str]:
         TextPart,
         StreamOptions,
         ResponseFormat,
+        JSONSchemaFormat,
     )
-    return frozenset(name for model in models for name in model.model_fields)
+    return frozenset(name for model in models for name in model.model_fields) | {"schema"}
 
 
 # Parameter names OpenAI's API defines that Bastion does not take. An unknown field with one of

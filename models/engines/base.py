@@ -79,7 +79,14 @@ class ResponseFormat:
     anything but ``text`` rather than ignore it."""
 
     type: Literal["text", "json_object", "json_schema"] = "text"
-    schema: str | None = None
+    schema: str | None = None  # json_schema only
+    name: str | None = None  # json_schema only: the schema's name (OpenAI ``json_schema.name``)
+    strict: bool = False  # json_schema only: the client asked for strict adherence
+
+    @property
+    def structured(self) -> bool:
+        """The answer must be JSON (an object, or an instance of ``schema``)."""
+        return self.type != "text"
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,7 @@ class GenerationRequest:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    response_format: ResponseFormat = field(default_factory=ResponseFormat)
 
 
 @dataclass(frozen=True)
@@ -186,10 +194,13 @@ class Engine(abc.ABC):
       ``max_tokens`` exceeds the context window.
     - Errors are :class:`EngineError` subclasses whose messages contain no prompt text.
     - ``sampling.response_format`` other than ``text`` raises :class:`EngineError` unless the
-      engine enforces it.
+      engine enforces it (``enforces_formats``: constrained decoding, models/engines/constrain.py).
+      Enforcing engines MUST constrain every token of the answer to the format; the serving
+      layer still validates the result (serving/pipeline/structured.py).
     """
 
     info: ModelInfo
+    enforces_formats: bool = False  # constrains decoding to ``response_format``
     default_max_tokens: int = 256  # when ``sampling.max_tokens`` is None (the server sets it)
 
     @abc.abstractmethod
@@ -214,7 +225,7 @@ class Engine(abc.ABC):
 
     def complete(self, prompt: str, sampling: Sampling) -> AsyncIterator[Delta]:
         """Stream the continuation of ``prompt`` (see the class contract)."""
-        if sampling.response_format.type != "text":
+        if sampling.response_format.structured and not self.enforces_formats:
             raise EngineError(f"response_format {sampling.response_format.type} is not supported")
         max_tokens = sampling.max_tokens
         if max_tokens is None:
@@ -228,6 +239,7 @@ class Engine(abc.ABC):
                 sampling.top_p,
                 sampling.stop,
                 sampling.seed,
+                sampling.response_format,
             )
         )
 

@@ -21,6 +21,7 @@ from models.engines.base import (
     Usage,
 )
 from models.engines.chat_template import render_chat_template
+from models.engines.constrain import llama_grammar
 from models.weights import resolve_model_path
 
 __all__ = ["LlamaCppEngine"]
@@ -30,8 +31,11 @@ class LlamaCppEngine(Engine):
     """One ``llama_cpp.Llama`` instance; generations run one at a time on a private thread.
 
     llama.cpp contexts are not thread-safe, so requests queue on a single-worker executor; a
-    cancelled request leaves the queue at its next token.
+    cancelled request leaves the queue at its next token. ``response_format`` is enforced with a
+    grammar built from the JSON Schema (models/engines/constrain.py).
     """
+
+    enforces_formats = True
 
     def __init__(
         self,
@@ -131,6 +135,7 @@ class LlamaCppEngine(Engine):
         stops = StopMatcher(request.stop)
         produced, finish, cut = 0, "length", False
         try:
+            grammar = llama_grammar(request.response_format)
             tokens = llm.generate(
                 prompt,
                 temp=request.temperature,
@@ -139,6 +144,7 @@ class LlamaCppEngine(Engine):
                 min_p=0.0,
                 repeat_penalty=1.0,
                 reset=True,
+                grammar=grammar,
             )
             for token in tokens:
                 if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):

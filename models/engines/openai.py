@@ -39,6 +39,7 @@ from models.engines.base import (
     EngineUnavailable,
     GenerationRequest,
     ModelInfo,
+    ResponseFormat,
     Sampling,
     Usage,
 )
@@ -342,18 +343,11 @@ class OpenAIEngine(Engine):
             body["stop"] = list(sampling.stop)
         if sampling.seed is not None:
             body["seed"] = sampling.seed
-        fmt = sampling.response_format if isinstance(sampling, Sampling) else None
-        if fmt is not None and fmt.type != "text":
+        fmt = sampling.response_format
+        if fmt.structured:
             if not self.upstream.response_format:
                 raise EngineError(f"response_format {fmt.type} is not supported by this upstream")
-            body["response_format"] = (
-                {"type": "json_object"}
-                if fmt.type == "json_object"
-                else {
-                    "type": "json_schema",
-                    "json_schema": {"name": "response", "schema": json.loads(fmt.schema or "{}")},
-                }
-            )
+            body["response_format"] = _response_format(fmt)
         return body
 
     async def _stream(
@@ -444,6 +438,17 @@ class OpenAIEngine(Engine):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _response_format(fmt: ResponseFormat) -> dict[str, Any]:
+    """``response_format`` as the upstream's OpenAI API takes it (name and strict kept)."""
+    if fmt.type == "json_object":
+        return {"type": "json_object"}
+    schema = json.loads(fmt.schema or "{}")
+    spec: dict[str, Any] = {"name": fmt.name or "response", "schema": schema}
+    if fmt.strict:
+        spec["strict"] = True
+    return {"type": "json_schema", "json_schema": spec}
 
 
 async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:

@@ -25,13 +25,20 @@ from models.engines.base import (
     Usage,
 )
 from models.engines.chat_template import render_chat_template
+from models.engines.constrain import JsonLogitsProcessor, TokenizerData
 from models.weights import resolve_model_path
 
 __all__ = ["TransformersEngine"]
 
 
 class TransformersEngine(Engine):
-    """A causal LM run by ``transformers``; one generation at a time per instance."""
+    """A causal LM run by ``transformers``; one generation at a time per instance.
+
+    ``response_format`` is enforced by a logits processor (models/engines/constrain.py); its
+    view of the vocabulary is built at the first structured request and kept.
+    """
+
+    enforces_formats = True
 
     def __init__(
         self,
@@ -47,6 +54,7 @@ class TransformersEngine(Engine):
         self._threads = threads
         self._model: Any = None
         self._tokenizer: Any = None
+        self._vocabulary: TokenizerData | None = None  # for constrained decoding, built lazily
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hf-{name}")
         self._start_lock = asyncio.Lock()
         self.info = ModelInfo(name, version, "transformers", context_length)
@@ -129,11 +137,15 @@ class TransformersEngine(Engine):
         past: Any = None
         inputs = torch.tensor([ids], device=self._device)
         try:
+            constrain = self._processor(request, sorted(eos))
             with torch.inference_mode():
                 while produced < request.max_tokens and not cancel.is_set():
                     out = model(input_ids=inputs, past_key_values=past, use_cache=True)
                     past = out.past_key_values
-                    token = _sample(out.logits[0, -1], request, generator)
+                    logits = out.logits[0, -1]
+                    if constrain is not None:
+                        logits = constrain(ids + generated, logits)
+                    token = _sample(logits, request, generator)
                     if token in eos:
                         finish = "stop"
                         break
@@ -160,6 +172,13 @@ class TransformersEngine(Engine):
             tail, _ = stops.feed(rest)
             tail += stops.flush()
         yield Delta(tail, finish, Usage(len(ids), produced))
+
+    def _processor(self, request: GenerationRequest, eos: list[int]) -> JsonLogitsProcessor | None:
+        if not request.response_format.structured:
+            return None
+        if self._vocabulary is None:  # on the engine's own thread: one build at a time
+            self._vocabulary = TokenizerData(self._tokenizer, eos)
+        return JsonLogitsProcessor(self._vocabulary, request.response_format)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -21,6 +21,7 @@ from models.engines.base import (
     Usage,
 )
 from models.engines.chat_template import render_chat_template
+from models.engines.constrain import vllm_sampling_kwargs
 from models.weights import resolve_model_path
 
 __all__ = ["VLLMEngine", "vllm_available"]
@@ -42,7 +43,10 @@ def vllm_available() -> tuple[bool, str]:
 
 
 class VLLMEngine(Engine):
-    """``vllm.AsyncLLMEngine`` behind the Bastion engine protocol."""
+    """``vllm.AsyncLLMEngine`` behind the Bastion engine protocol. ``response_format`` is
+    enforced by vLLM's structured-output (guided) decoding."""
+
+    enforces_formats = True
 
     def __init__(
         self,
@@ -112,6 +116,7 @@ class VLLMEngine(Engine):
         self, engine: Any, ids: list[int], request: GenerationRequest
     ) -> AsyncIterator[Delta]:
         from vllm import SamplingParams, TokensPrompt
+        from vllm import sampling_params as vllm_params
 
         params = SamplingParams(
             max_tokens=request.max_tokens,
@@ -119,6 +124,7 @@ class VLLMEngine(Engine):
             top_p=request.top_p,
             stop=list(request.stop) or None,
             seed=request.seed,
+            **vllm_sampling_kwargs(request.response_format, vllm_params),
         )
         request_id = uuid.uuid4().hex
         sent, produced, finish = 0, 0, "length"

@@ -34,6 +34,7 @@ from serving.pipeline.restore import Restore
 from serving.pipeline.route import RouteToModel, SelectVersion
 from serving.pipeline.stage import Pipeline, Stage
 from serving.pipeline.state import RequestState
+from serving.pipeline.structured import Structured
 from serving.pipeline.usage import Meter, Settle, UsageControl
 from serving.pipeline.validate import Validate
 
@@ -75,6 +76,9 @@ class Pipelines:
                 *([Meter(self.usage)] if metered else []),
                 CacheLookup(self.cache),
                 Generate(gateway.models, gateway.embedder),
+                # response_format: validated, whole answers regenerated (bounded) before any
+                # later stage sees them (serving/pipeline/structured.py)
+                Structured(gateway.models, getattr(gateway, "structured_retries", 1)),
                 *([Settle(self.usage)] if metered else []),
                 OutputRedaction(gateway.redactor),
                 OutputGuard(),

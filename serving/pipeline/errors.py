@@ -27,6 +27,7 @@ __all__ = [
     "ModelUnavailable",
     "NotFound",
     "PermissionDenied",
+    "StructuredOutputInvalid",
     "UpstreamError",
     "error_code",
     "error_response",
@@ -55,6 +56,11 @@ class BodyTooLarge(Exception):
 
 class NotFound(Exception):
     """The addressed resource does not exist or is outside the principal's scope (→ 404)."""
+
+
+class StructuredOutputInvalid(Exception):
+    """The answer does not satisfy the request's ``response_format``, also after the retries
+    (→ 422 ``invalid_structured_output``). The message names no answer content."""
 
 
 class UpstreamError(Exception):
@@ -167,6 +173,8 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return 429, _body(str(exc), 429, code="budget_exceeded")
     if isinstance(exc, RateLimited):
         return 429, _body(str(exc), 429, code="rate_limit_exceeded")
+    if isinstance(exc, StructuredOutputInvalid):
+        return 422, _body(str(exc), 422, "response_format", "invalid_structured_output")
     if isinstance(exc, BodyTooLarge):
         return 413, _body(str(exc), 413, code="request_too_large")
     if isinstance(exc, AuditUnavailable):

@@ -57,7 +57,7 @@ def generate_request(state: RequestState) -> GenerateRequest:
     response_format = ResponseFormat()
     declared = getattr(request, "response_format", None)
     if declared is not None:
-        response_format = ResponseFormat(type=declared.type)
+        response_format = declared.wire()
     sampling = Sampling(
         max_tokens=request.token_limit(),
         temperature=request.temperature,

@@ -43,7 +43,7 @@ def _error(response, status: int) -> dict:
             "stream_options",
         ),
         (
-            {"model": MODEL, "messages": _msg(), "response_format": {"type": "json_object"}},
+            {"model": MODEL, "messages": _msg(), "response_format": {"type": "xml"}},
             "response_format.type",
             "response_format",
         ),

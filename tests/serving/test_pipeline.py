@@ -74,6 +74,7 @@ def test_the_stages_in_order(pipelines):
         "route",
         "cache",
         "generate",
+        "structured",
         "output_redaction",
         "output_guard",
         "restore",
