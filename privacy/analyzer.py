@@ -207,11 +207,14 @@ class BuiltAnalyzer:
         # look-up, context enhancement, de-duplication) costs ~20% here and the redactor merges
         # overlapping spans itself.
         wanted = set(entities)
+        spaced = _spaced(text)
         results = [
             r
             for recognizer in self.recognizers
             if wanted & set(recognizer.supported_entities)
-            for r in recognizer.analyze(text, entities, artifacts)
+            for r in recognizer.analyze(
+                text if recognizer.name in _KEEP_UNDERSCORES else spaced, entities, artifacts
+            )
             if r.score >= threshold
         ]
         return drop_eponyms(text, results + self.analyze_recased(text, entities, threshold))
@@ -244,13 +247,25 @@ class BuiltAnalyzer:
     def analyze_patterns_only(self, text: str, entities: list[str], threshold: float) -> list:
         """Degraded mode (NER failed, tenant not fail-closed): pattern recognizers only."""
         wanted = set(entities)
+        spaced = _spaced(text)
         results = []
         for recognizer in self.pattern_recognizers:
             if wanted & set(recognizer.supported_entities):
-                results.extend(
-                    r for r in recognizer.analyze(text, entities) if r.score >= threshold
-                )
+                own = text if recognizer.name in _KEEP_UNDERSCORES else spaced
+                results.extend(r for r in recognizer.analyze(own, entities) if r.score >= threshold)
         return drop_eponyms(text, results + self.analyze_recased(text, entities, threshold))
+
+
+# Field names written with underscores ("date_of_birth", "member_id", "national_insurance_no"
+# in JSON exports and forms) are read as words: cue patterns see a copy of the text with "_"
+# between letters or digits replaced by a space (same length, so offsets hold). E-mail
+# addresses and URLs keep their underscores.
+_KEEP_UNDERSCORES = frozenset({"email", "url", "email_spelled", "learned_ner", "spacy_ner"})
+_UNDERSCORE = re.compile(r"(?<=[A-Za-z0-9])_(?=[A-Za-z0-9])")
+
+
+def _spaced(text: str) -> str:
+    return _UNDERSCORE.sub(" ", text) if "_" in text else text
 
 
 # A name followed by one of these nouns names a disease, sign or test, not a person here.

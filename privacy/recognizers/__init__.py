@@ -39,12 +39,19 @@ from privacy.recognizers.person_lexicon import (
     validate_person_in_context,
 )
 from privacy.recognizers.phone import PhoneNumbersRecognizer
+from privacy.recognizers.spoken import ENTITIES as SPOKEN_ENTITIES
+from privacy.recognizers.spoken import SpokenNumberRecognizer
 from privacy.recognizers.validators import VALIDATORS
 
 __all__ = ["MACROS", "load_recognizers", "load_specs"]
 
-ID_CUE_END = r"(?i:\#|no\.?|number|id)?[\"']?[ \t]{0,3}[:#=]{0,2}[ \t]{0,3}[\"']?(?i:is[ \t]{1,3})?"
-"""The end of an identifier's cue: "#", "no.", "number", ":", "is", JSON quotes."""
+ID_CUE_END = (
+    r"(?:[ \t]{0,2}\([^()\n]{1,24}\))?"
+    r"(?i:\#|no\.?|nr\.?|number|num\.?|id|ref\.?)?(?:[ \t]?(?i:\#|no\.?|number|id))?"
+    r"[\"']?[ \t]{0,3}[:#=]{0,2}[ \t]{0,3}[\"']?(?i:(?:is|was|it[\'\u2019]?s)[ \t]{1,3})?"
+)
+"""The end of an identifier's cue: a parenthesis ("(AU)"), "#", "no.", "number", "ID No.", ":",
+"is", JSON quotes."""
 
 MACROS: dict[str, str] = {
     "{NAME}": NAME,
@@ -113,7 +120,8 @@ def load_recognizers(
     entities: frozenset[str] | set[str], timeout_s: float, *, with_ner: bool = True
 ) -> list[EntityRecognizer]:
     """Instantiate the recognizers that emit any of ``entities``: the YAML pattern recognizers,
-    the lexicon name finder, the libphonenumber finder and (``with_ner``) spaCy's NER."""
+    the lexicon name finder, the libphonenumber finder, numbers read out in words and
+    (``with_ner``) spaCy's NER."""
     validators = _validators()
     recognizers: list[EntityRecognizer] = [
         BoundedPatternRecognizer(spec, validators.get(spec.validator or ""), timeout_s)
@@ -124,6 +132,9 @@ def load_recognizers(
         recognizers.append(PersonLexiconRecognizer())
     if "PHONE" in entities:
         recognizers.append(PhoneNumbersRecognizer())
+    spoken = [e for e in SPOKEN_ENTITIES if e in entities]
+    if spoken:
+        recognizers.append(SpokenNumberRecognizer(spoken))
     ner_entities = [e for e in ("PERSON", "LOCATION") if e in entities]
     if with_ner and ner_entities:
         recognizers.append(SpacyNerRecognizer(ner_entities))

@@ -61,7 +61,10 @@ MONTH = (
     r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
 )
-MONTH = rf"(?:{MONTH})\.?"
+MONTH = (
+    rf"(?:{MONTH}|JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?|JULY?|AUG(?:UST)?|"
+    r"SEP(?:T(?:EMBER)?)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?)\.?"
+)
 
 STREET_SUFFIX = "|".join(
     sorted(set(_WORDS["street_suffix"].split() + _WORDS["street_suffix_intl"].split()))

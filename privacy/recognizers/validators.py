@@ -101,6 +101,12 @@ def _ssn(value: str) -> bool:
     return len(set(digits)) > 1
 
 
+def _ssn_cued(value: str) -> bool:
+    """After an SSN cue the shape is enough: nine digits, not all the same."""
+    digits = _digits(value)
+    return len(digits) == 9 and len(set(digits)) > 1
+
+
 def _itin(value: str) -> bool:
     digits = _digits(value)
     return len(digits) == 9 and digits[0] == "9"
@@ -135,11 +141,23 @@ def _phone(value: str) -> bool:
 
 
 def _date_numeric(value: str) -> bool:
-    parts = [p for p in value.replace("/", "-").replace(".", "-").split("-") if p]
+    parts = [p for p in value.replace("/", "-").replace(".", "-").replace(" ", "-").split("-") if p]
     if len(parts) != 3:
         return False
     a, b = int(parts[0]), int(parts[1])
     # month/day (US) or day/month (elsewhere): at least one reading must be a real date
+    return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
+
+
+def _date_day_month(value: str) -> bool:
+    """A day and a month without a year ("14/3", "3.14"): one reading must be a real date,
+    and "1/2"-style fractions (both parts under 3) are not taken for one."""
+    parts = value.replace(".", "/").split("/")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return False
+    a, b = int(parts[0]), int(parts[1])
+    if a < 3 and b < 3:
+        return False
     return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
 
 
@@ -214,11 +232,13 @@ VALIDATORS: dict[str, Callable[[str], bool | None]] = {
     "iban": _iban,
     "vin": _vin,
     "ssn": _ssn,
+    "ssn_cued": _ssn_cued,
     "itin": _itin,
     "ipv4": _ipv4,
     "ipv6": _ipv6,
     "phone": _phone,
     "date_numeric": _date_numeric,
+    "date_day_month": _date_day_month,
     "digits3": _min_digits(3),
     "digits4": _min_digits(4),
     "digits1": _min_digits(1),

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from privacy.train.id_forms import TEMPLATES as ID_FORM_TEMPLATES
 from privacy.train.values import LOCALES, Name, Values
 
 __all__ = ["LABELS", "TEMPLATES", "Doc", "Example", "generate", "to_jsonl"]
@@ -889,6 +890,7 @@ TEMPLATES: dict[str, Callable[[Doc, Values], None]] = {
     "social_history": _social_history,
     "complaint_letter": _complaint_letter,
     "contact_list": _contact_list,
+    **ID_FORM_TEMPLATES,  # numbers and dates as chats and e-mails write them (rules only)
 }
 
 

@@ -1,0 +1,163 @@
+"""Numbers read out: digits written as words, or one digit at a time.
+
+In call transcripts and chats people read numbers out: "five five five, oh one four eight",
+"four one one one, one one one one, ...", "double seven", "6 1 7 5 5 5 0 1 4 8". Each run of
+digit words (and digit groups mixed with them) is turned into its digit string, and the run is
+reported when it is long enough to be an identifier (with the one to three capital letters
+that may lead it, as in "W seven oh five ..."):
+
+- seven digits or more: a phone, card, SSN, member or account number. The type comes from the
+  cue word just before the run ("card", "social", "member", "account", "phone", ...), or else
+  from the number itself (a Luhn-valid 13-19 digit number is a card, 9 digits an SSN, 10-11 a
+  phone number);
+- exactly four digits after a "last four" / "ending in" cue: the partial identifier of that cue.
+
+A run with no digit word needs five single-digit tokens ("6 1 7 5 ..."): ordinary digit runs
+belong to the other recognizers. Every quantifier is bounded (linear time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from privacy.recognizers.validators import luhn
+
+__all__ = ["ENTITIES", "SpokenNumberRecognizer", "spoken_digits"]
+
+ENTITIES = ("PHONE", "CARD", "SSN", "MEMBER_ID", "MRN", "ACCOUNT", "ROUTING")
+
+_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_WORD = r"(?:zero|oh|nought|one|two|three|four|five|six|seven|eight|nine)"
+_TOKEN = rf"(?:(?:double|triple)[ \t-]{{1,2}}{_WORD}|{_WORD}|\d{{1,4}})"
+_SEP = r"(?:[ \t]{0,2}[,-][ \t]{0,2}|[ \t]{1,3}(?:dash[ \t]{1,3})?)"
+_LEAD = r"(?:(?-i:(?![AI][ \t])[A-Z]{1,3})[ \t]{1,2})?"  # "W seven oh five ...", "ZMM 1 3 3 ..."
+_RUN = regex.compile(
+    r"(?<![\w.,/-])(?<!(?i:last|final|first|the)[ \t-]{1,2})"
+    rf"{_LEAD}{_TOKEN}(?:{_SEP}{_TOKEN}){{2,30}}(?![\w]|[.,/-]\d)",
+    regex.IGNORECASE,
+)
+_TOKENS = regex.compile(rf"{_TOKEN}", regex.IGNORECASE)
+_HAS_WORD = regex.compile(rf"(?<![\w]){_WORD}(?![\w])", regex.IGNORECASE)
+
+# Cue word before the run -> entity type (the nearest cue wins).
+_CUES = regex.compile(
+    r"(?<![\w])(?:(?P<CARD>card|visa|mastercard|amex|debit|credit)|"
+    r"(?P<SSN>ssn|social|ss\#|national[ \t]insurance|sin|tfn|tax[ \t]file|pps|ppsn)|"
+    r"(?P<MEMBER_ID>member(?:ship)?|policy|medicare|medicaid|insurance|plan|subscriber)|"
+    r"(?P<MRN>mrn|record|chart|hospital|patient[ \t](?:id|number|no))|"
+    r"(?P<ACCOUNT>account|acct|a/c|checking|savings|chequing)|"
+    r"(?P<ROUTING>routing|sort[ \t]?code|bsb|transit)|"
+    r"(?P<PHONE>phone|telephone|tel|mobile|cell|call|ring|reach|text|landline|fax|number))"
+    r"(?![\w])",
+    regex.IGNORECASE,
+)
+_LAST_FOUR = regex.compile(
+    r"(?<![\w])(?:(?:last|final)[ \t-](?:4|four)|ending|ends|ended)(?![\w])", regex.IGNORECASE
+)
+_CONTEXT = 60
+_MIN_DIGITS = 7
+_SCORE = 0.7
+
+
+def spoken_digits(run: str) -> str:
+    """The digit string a run of digit words / digit groups reads out ("double" and "triple"
+    repeat the next digit)."""
+    out = []
+    for token in _TOKENS.findall(run):
+        word = token.lower()
+        if word[0].isdigit():
+            out.append(word)
+            continue
+        times = 2 if word.startswith("double") else 3 if word.startswith("triple") else 1
+        out.append(_WORDS[regex.split(r"[ \t-]+", word)[-1]] * times)
+    return "".join(out)
+
+
+def _cue(before: str) -> str | None:
+    """The type named by the last cue word before a run; "number", "call" and the other phone
+    words count only when no more specific cue is there ("member number" is a member id)."""
+    specific = phone = None
+    for match in _CUES.finditer(before):
+        if match.lastgroup == "PHONE":
+            phone = "PHONE"
+        else:
+            specific = match.lastgroup
+    return specific or phone
+
+
+class SpokenNumberRecognizer(EntityRecognizer):
+    """Identifiers read out in words or digit by digit (see the module docstring)."""
+
+    def __init__(self, supported_entities: list[str] | None = None) -> None:
+        super().__init__(
+            supported_entities=list(supported_entities or ENTITIES), name="spoken_numbers"
+        )
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        """One result per run that reads out an identifier."""
+        wanted = set(entities) & set(self.supported_entities)
+        results = []
+        for match in _RUN.finditer(text):
+            run = match.group()
+            tokens = _TOKENS.findall(run)
+            digits = spoken_digits(run)
+            singles = sum(len(t) == 1 for t in tokens)
+            if not _HAS_WORD.search(run) and singles < 5 and not singles == len(digits) == 4:
+                continue
+            before = text[max(0, match.start() - _CONTEXT) : match.start()]
+            entity = self._entity(digits, before)
+            if entity is None or entity not in wanted:
+                continue
+            results.append(
+                RecognizerResult(
+                    entity,
+                    match.start(),
+                    match.end(),
+                    _SCORE,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    },
+                )
+            )
+        return results
+
+    @staticmethod
+    def _entity(digits: str, before: str) -> str | None:
+        n = len(digits)
+        if n == 4 and _LAST_FOUR.search(before[-40:]):
+            cue = _cue(before)
+            return cue if cue in ("CARD", "SSN", "ACCOUNT") else "CARD"
+        if n < _MIN_DIGITS or len(set(digits)) == 1:
+            return None
+        cue = _cue(before)
+        if cue is not None:
+            return cue
+        if 13 <= n <= 19 and luhn(digits):
+            return "CARD"
+        if n == 9:
+            return "SSN"
+        if n in (10, 11):
+            return "PHONE"
+        return "PHONE" if n < 10 else "ACCOUNT"
