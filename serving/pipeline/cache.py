@@ -168,6 +168,7 @@ class CacheStore(Stage):
             usage.completion_tokens,
             cached.question.context,
             placeholders(answer),
+            cached.question.terms,
         )
         try:
             await self.cache.ainsert(cached.scope, entry, cached.ttl_s, cached.gen)

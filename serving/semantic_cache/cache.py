@@ -130,7 +130,7 @@ class SemanticCache:
         with index.lock:
             index.sync()
             hit, best = index.search(
-                vector, question.context, question.have, threshold, self.settings.candidates
+                vector, question, threshold, self.settings.candidates, self.settings.edit_overlap
             )
             return hit, best, index.gen or 0
 

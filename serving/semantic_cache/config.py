@@ -23,11 +23,19 @@ class CacheSettings(BaseModel):
         "their policy says.",
     )
     similarity_threshold: float = Field(
-        0.93,
+        0.80,
         gt=0,
         le=1,
         description="Least cosine similarity between the redacted question and a cached one "
         "for a hit (bench/cache.py chooses it on its tuning split).",
+    )
+    edit_overlap: float | None = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="Edit guard: a cached question that differs from the new one in some content "
+        "words while sharing at least this share of the smaller one's is a different question "
+        "(`adult` → `child`), not a hit; null turns the guard off (bench/cache.py).",
     )
     ttl_s: float = Field(86_400.0, gt=0, description="Seconds an entry lives after it was stored.")
     max_entries: int = Field(

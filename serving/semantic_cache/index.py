@@ -17,6 +17,7 @@ import faiss
 import numpy as np
 
 from serving.semantic_cache.entries import GEN, NS, PAGE, Entry, entry_key, seq_key
+from serving.semantic_cache.keys import Question, is_edit
 from state import StateStore
 
 __all__ = ["Hit", "ScopeIndex"]
@@ -36,6 +37,7 @@ class Hit:
 class _Meta:
     context: str
     needs: frozenset[str]
+    terms: frozenset[str]
 
 
 class ScopeIndex:
@@ -58,7 +60,7 @@ class ScopeIndex:
         if seq in self.meta or entry.vector.shape != (self.dim,):
             return
         self.index.add_with_ids(entry.vector.reshape(1, -1), np.array([seq], dtype=np.int64))
-        self.meta[seq] = _Meta(entry.context, entry.needs)
+        self.meta[seq] = _Meta(entry.context, entry.needs, entry.terms)
 
     def _drop(self, seqs: list[int]) -> None:
         seqs = [s for s in seqs if s in self.meta]
@@ -111,10 +113,17 @@ class ScopeIndex:
 
     # -- lookup ----------------------------------------------------------------------------------
     def search(
-        self, vector: np.ndarray, context: str, have: frozenset[str], threshold: float, k: int
+        self,
+        vector: np.ndarray,
+        question: Question,
+        threshold: float,
+        k: int,
+        overlap: float | None,
     ) -> tuple[Hit | None, float | None]:
-        """The best entry with the same context whose placeholders the request has, at or above
-        ``threshold``, read back from the store; and the best similarity seen (None: empty)."""
+        """The best entry at or above ``threshold`` with the same context, whose placeholders the
+        request has and which is no minimal edit of the question (``keys.is_edit``), read back
+        from the store; and the best similarity seen (None: empty)."""
+        context, have = question.context, question.have
         if not self.meta:
             return None, None
         scores, ids = self.index.search(vector.reshape(1, -1), min(k, len(self.meta)))
@@ -126,6 +135,8 @@ class ScopeIndex:
                 break
             meta = self.meta.get(int(number))
             if meta is None or meta.context != context or not meta.needs <= have:
+                continue
+            if is_edit(question.terms, meta.terms, overlap):
                 continue
             raw = self.store.get(NS, entry_key(self.scope, int(number)))
             if raw is None:

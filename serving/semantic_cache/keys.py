@@ -7,6 +7,11 @@
 - The **context**: everything else that shapes the answer and must match exactly — the earlier
   messages (system prompt, rendered template, history) in redacted form, the route, and the
   sampling and output settings — as one SHA-256 digest.
+- The **terms** of the question: its content words (stop words dropped, plural ``s`` cut), each
+  kept only as a short SHA-256 digest. A cached question that shares most of its terms with the
+  new one but swaps some (``adult`` → ``child``, ``credit`` → ``debit``) is a *minimal edit* and
+  most likely a different question, however close the embeddings are: the edit guard refuses it
+  (``cache.edit_overlap``; bench/cache.py measured why, docs/cache.md).
 - The **placeholders** a text uses (``[PERSON_1]``, normalized as restore reads them): a cached
   answer may be served only to a request that has every placeholder the answer uses, so a hit is
   always restored with the current request's own values.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from privacy.pseudonymize import PLACEHOLDER_RE, _norm_key
@@ -25,7 +31,24 @@ from serving import protocol
 from serving.pipeline.redact import redacted
 from serving.pipeline.state import RequestState, Route
 
-__all__ = ["Question", "placeholders", "question_of", "scope_id", "token"]
+__all__ = [
+    "Question",
+    "is_edit",
+    "placeholders",
+    "question_of",
+    "scope_id",
+    "terms",
+    "token",
+]
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_STOP = frozenset(
+    """a an the of for to in on at by with from and or is are was were be been being am do does
+    did doing have has had i me my we our you your he she it its they them their this that these
+    those what which who whom whose when where why how can could should would may might must will
+    shall there here about into as if so than too very just any some all each much many more most
+    other such own same also only please tell get getting got""".split()  # noqa: SIM905
+)
 
 
 def token(*parts: str) -> str:
@@ -49,6 +72,26 @@ def placeholders(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def terms(text: str) -> frozenset[str]:
+    """The content words of ``text``, each as a 10-hex-digit digest (no text is kept)."""
+    out = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOP:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.add(hashlib.sha256(word.encode()).hexdigest()[:10])
+    return frozenset(out)
+
+
+def is_edit(new: frozenset[str], cached: frozenset[str], overlap: float | None) -> bool:
+    """True when two questions differ in some terms while sharing at least ``overlap`` of the
+    smaller one's: a minimal edit (different question), not a rewording."""
+    if overlap is None or new == cached or not new or not cached:
+        return False
+    return len(new & cached) >= overlap * min(len(new), len(cached))
+
+
 @dataclass(frozen=True)
 class Question:
     """A cacheable request, in redacted form."""
@@ -56,6 +99,7 @@ class Question:
     text: str  # the redacted last message / prompt: what is embedded
     context: str  # SHA-256 hex of everything else that must match exactly
     have: frozenset[str]  # placeholders the request carries
+    terms: frozenset[str] = frozenset()  # digests of the question's content words
 
 
 def _format(request: protocol.ChatCompletionRequest) -> object:
@@ -91,8 +135,8 @@ def question_of(state: RequestState) -> Question | None:
     if not last.strip():
         return None
     canonical = json.dumps(shape, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    have = frozenset().union(*(placeholders(t) for t in texts)) if texts else frozenset()
-    return Question(last, hashlib.sha256(canonical.encode()).hexdigest(), have)
+    have = frozenset().union(*(placeholders(t) for t in [*texts, *stops]))
+    return Question(last, hashlib.sha256(canonical.encode()).hexdigest(), have, terms(last))
 
 
 def cacheable_route(state: RequestState) -> bool:

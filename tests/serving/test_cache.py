@@ -201,14 +201,17 @@ def test_a_repeated_question_is_a_hit_with_the_same_answer(replicas):
     assert (hit.cache_hit, hit.detail["cache"]) == (True, "hit")
 
 
-def test_a_paraphrase_hits_and_a_different_question_misses(replicas):
+def test_a_rewording_hits_and_a_different_or_edited_question_misses(replicas):
     node = replicas()
     key = node.key("clinic")
-    node.chat(key, "How long should I wait before swimming after eating?")
-    para = node.chat(key, "How long should I wait after eating before I go swimming?")
+    node.chat(key, "What is the maximum daily dose of paracetamol for an adult?")
+    reworded = node.chat(key, "For an adult, what is the maximum paracetamol dose daily?")
     other = node.chat(key, "How do I reset my online banking password?")
-    assert para.headers["x-bastion-cache"] == "hit"
+    # one word swapped: embeddings close (about 0.94), answer different; the edit guard refuses
+    edited = node.chat(key, "What is the maximum daily dose of paracetamol for a child?")
+    assert reworded.headers["x-bastion-cache"] == "hit"
     assert other.headers["x-bastion-cache"] == "miss"
+    assert edited.headers["x-bastion-cache"] == "miss"
 
 
 NAMES = [
@@ -256,7 +259,9 @@ def _insert(node: Replica, content: str, answer: str) -> None:
     """Store ``answer`` (placeholder form) for ``content`` as the store stage would."""
     question = _question(node, content)
     vector = np.asarray(node.gateway.embedder.embed([question.text])[0], dtype=np.float32)
-    entry = Entry(vector, answer, "stop", 10, 8, question.context, placeholders(answer))
+    entry = Entry(
+        vector, answer, "stop", 10, 8, question.context, placeholders(answer), question.terms
+    )
     gen = node.store.counter(NS, "gen")
     assert node.cache.insert(Scope("clinic", VERSION, None), entry, 600, gen) is not None
 
