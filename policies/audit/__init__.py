@@ -3,7 +3,7 @@
 from .bundle import ExportSummary
 from .checkpoint import Checkpoint
 from .config import AuditConfig
-from .content import FileKek, KeyEncryptionKey
+from .content import ErasedKeys, FileKek, KeyEncryptionKey
 from .errors import (
     AuditError,
     AuditIntegrityError,
@@ -40,6 +40,7 @@ __all__ = [
     "Checkpoint",
     "ContentRef",
     "ContentShredded",
+    "ErasedKeys",
     "ExportSummary",
     "FileEd25519Signer",
     "FileKek",
