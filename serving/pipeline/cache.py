@@ -34,7 +34,8 @@ from serving.semantic_cache.cache import Scope, SemanticCache
 from serving.semantic_cache.config import TenantCache
 from serving.semantic_cache.entries import Entry
 from serving.semantic_cache.index import Hit
-from serving.semantic_cache.keys import Question, cacheable_route, placeholders, question_of
+from serving.semantic_cache.keys import cacheable_route, question_of
+from serving.semantic_cache.terms import Question, placeholders
 
 __all__ = ["CacheLookup", "CacheState", "CacheStore", "cache_headers"]
 

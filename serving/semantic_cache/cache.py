@@ -23,7 +23,7 @@ from models.engines.base import EngineFailure
 from serving.semantic_cache.config import CacheSettings, TenantCache
 from serving.semantic_cache.entries import GEN, NS, Entry, entry_key, scope_key, seq_key
 from serving.semantic_cache.index import Hit, ScopeIndex
-from serving.semantic_cache.keys import Question, scope_id
+from serving.semantic_cache.terms import Question, scope_id
 from state import StateStore
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from serving.semantic_cache.entries import GEN, NS, PAGE, Entry, entry_key, seq_key
-from serving.semantic_cache.keys import Question, is_edit
+from serving.semantic_cache.terms import Question, is_edit
 from state import StateStore
 
 __all__ = ["Hit", "ScopeIndex"]

@@ -28,7 +28,8 @@ from serving.pipeline.state import RequestState, Route
 from serving.semantic_cache import CacheSettings, invalidate
 from serving.semantic_cache.cache import Scope, SemanticCache
 from serving.semantic_cache.entries import NS, Entry
-from serving.semantic_cache.keys import placeholders, question_of
+from serving.semantic_cache.keys import question_of
+from serving.semantic_cache.terms import placeholders
 from state import StateStore
 from tests.serving.conftest import MODEL
 from tests.state.pg import PG_DSN, fresh_schema
