@@ -33,6 +33,7 @@ __all__ = [
     "ModelNotFound",
     "Registry",
     "RegistryConfig",
+    "check_registry",
     "configured_sites",
     "place",
     "policy_sites",
@@ -68,6 +69,30 @@ class RegistryConfig(BaseModel):
             alias: {target: 100} if isinstance(target, str) else dict(target)
             for alias, target in self.aliases.items()
         }
+
+
+def check_registry(settings: Settings) -> None:
+    """The configured starting points of aliases name configured versions (all models or all
+    prompt templates), with positive weights, and no alias takes a model or prompt name.
+    Raises ValueError (a start-up error naming the alias)."""
+    config = settings.registry
+    keys = [t.key for t in config.prompts]
+    if len(set(keys)) != len(keys):
+        raise ValueError("registry.prompts: a prompt template version is declared twice")
+    kinds = {m.key: "model" for m in settings.models} | {key: "prompt" for key in keys}
+    names = {m.name for m in settings.models} | {t.name for t in config.prompts}
+    for alias, weights in config.initial_aliases().items():
+        if alias in names:
+            raise ValueError(
+                f"registry.aliases.{alias}: an alias may not take a model or prompt name"
+            )
+        if any(target not in kinds for target in weights):
+            raise ValueError(f"registry.aliases.{alias}: not a configured model or prompt version")
+        if len({kinds[t] for t in weights}) > 1 or any(w <= 0 for w in weights.values()):
+            raise ValueError(
+                f"registry.aliases.{alias}: positive weights over model versions or over "
+                "prompt templates, not both"
+            )
 
 
 class ModelNotFound(LookupError):

@@ -283,6 +283,13 @@ class Settings(BaseSettings):
             seen.add(model.key)
         return self
 
+    @model_validator(mode="after")
+    def _registry(self) -> Settings:
+        from models.registry import check_registry
+
+        check_registry(self)  # aliases name configured versions (docs/models.md)
+        return self
+
     def policy_files(self) -> list[Path]:
         return list(self.policy.files) or [self.data_dir / "policy.yaml"]
 

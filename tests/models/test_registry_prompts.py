@@ -95,3 +95,21 @@ def test_an_alias_may_not_take_a_model_or_prompt_name(tmp_path):
             registry.follow(store, initial={"m": {"m@v1": 100}, "triage": {"triage@2": 1}})
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("aliases", "message"),
+    [
+        ({"prod": "m@v9"}, "not a configured model or prompt version"),
+        ({"m": "m@v1"}, "may not take a model or prompt name"),
+        ({"prod": {"m@v1": 50, "triage@2": 50}}, "not both"),
+        ({"prod": {"m@v1": 0}}, "positive weights"),
+    ],
+)
+def test_bad_starting_points_are_a_configuration_error(aliases, message):
+    from serving.config import Settings
+
+    registry = {"aliases": aliases, "prompts": [TRIAGE.model_dump()]}
+    with pytest.raises(ValidationError, match=message):
+        Settings(models=[{"name": "m"}], registry=registry)
+    Settings(models=[{"name": "m"}], registry={"aliases": {"prod": "m@v1"}})
