@@ -293,6 +293,11 @@ class Ingress:
         self.reloader.start()  # then follow it every reload_check_s
         self.purger = StatePurger(shared, cfg.server.state_purge_interval_s)
         self.purger.start()  # expired values and counters leave the store
+        from serving.metrics_cluster import ReplicaMetrics
+
+        # one /metrics for every ingress replica, shared through the store (docs/observability.md)
+        self.metrics = ReplicaMetrics(shared, _replica_id())
+        self.metrics.start()
         redactor = Redactor(cfg.privacy)
         redactor.warmup()  # load spaCy now, not on the first request
         # The one catalog; its aliases follow the shared store (docs/models.md).
@@ -334,6 +339,7 @@ class Ingress:
         api.state.gateway = self.gateway
         api.state.policy_reloader = self.reloader
         api.state.audit = self.audit
+        api.state.cluster_metrics = self.metrics
         api.add_middleware(ReplicaHeader, replica=_replica_id())
         return api
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -79,7 +81,10 @@ async def admin_alias(request: Request, action: str) -> Response:
 async def metrics(request: Request) -> Response:
     async def work(_: RequestState) -> Response:
         await refresh_model_readiness(request.app.state.gateway)  # bastion_model_ready
-        return Response(render_metrics(), media_type="text/plain; version=0.0.4")
+        # under Ray Serve: every ingress replica's series (serving/metrics_cluster.py)
+        cluster = getattr(request.app.state, "cluster_metrics", None)
+        body = await asyncio.to_thread(cluster.render) if cluster else render_metrics()
+        return Response(body, media_type="text/plain; version=0.0.4")
 
     public = request.app.state.metrics_public
     return await respond(request, work, None if public else ())
