@@ -253,7 +253,8 @@ class ContentVault:
     ) -> list[ErasedKeys]:
         """Destroy the keys of every period that ended more than ``retention_days(tenant)`` days
         before ``now`` (None: keep). A legacy key (no period) goes once the newest record whose
-        content it seals is that old. One transaction per tenant."""
+        content it seals is that old. A key that seals nothing yet and was created after the
+        cutoff is kept for now (its content is being committed). One transaction per tenant."""
         erased: list[ErasedKeys] = []
         by_tenant: dict[str, list[DataKeyRow]] = {}
         for k in _live(self._store.data_keys()):
@@ -270,7 +271,10 @@ class ContentVault:
                 else:
                     last = self._store.key_last_used(k.dek_id)
                     end = parse_time(last) if last is not None else parse_time(k.created)
-                if end <= cutoff:
+                # A key created after the cutoff for an old day (content of a late record) that
+                # seals nothing yet is being used right now: it goes at a later run.
+                fresh = parse_time(k.created) > cutoff and not self._store.content_count([k.dek_id])
+                if end <= cutoff and not fresh:
                     due.append(k)
             if not due:
                 continue

@@ -11,7 +11,7 @@ import sqlite3
 import uuid
 import zipfile
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -349,3 +349,22 @@ def test_logs_with_per_tenant_keys_migrate_and_stay_readable(
     # The period column cannot be changed either (the re-created trigger covers it).
     with pytest.raises(Exception, match="only be shredded"):
         _raw(config, "UPDATE audit_data_key SET period = '2030-01-01'")
+
+
+def test_a_key_being_used_for_a_late_record_is_not_expired_before_its_content_lands(
+    tmp_path: Path,
+) -> None:
+    """A late record (its day already past retention) gets a key now; the expiry must not
+    destroy that key between sealing and commit, only once it seals something."""
+    config = AuditConfig(sqlite_path=str(tmp_path / "a.db"), capture="redacted")
+    store = open_store(config, tmp_path)
+    vault = ContentVault(store, FileKek(tmp_path / "kek"))
+    now = datetime.now(UTC)
+    sealed = vault.seal("acme", "<PERSON_1>", "2020-01-01")  # sealed, not yet committed
+    assert vault.expire(lambda _: 1, now) == []
+    store.append_batch(0, [], [sealed.row(0)])  # the content lands
+    (erased,) = vault.expire(lambda _: 1, now)
+    assert (erased.keys, erased.contents, erased.periods) == (1, 1, ("2020-01-01",))
+    with pytest.raises(ContentShredded):
+        vault.open(sealed.ref)
+    store.close()
