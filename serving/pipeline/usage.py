@@ -257,7 +257,9 @@ class Settle(Stage):
         gpu_s = 0.0
         if reservation is not None:
             gpu_s = (time.perf_counter() - reservation.started) * terms.num_gpus
-        cost = terms.cost.micro(usage.prompt_tokens, usage.completion_tokens, cached, gpu_s)
+        # a semantic-cache hit generated nothing: its prompt is priced as cached, its answer free
+        generated = 0 if getattr(state, "cache_hit", False) else usage.completion_tokens
+        cost = terms.cost.micro(usage.prompt_tokens, generated, cached, gpu_s)
         spent = RequestUsage(
             usage.prompt_tokens, usage.completion_tokens, cached, cost, int(gpu_s * 1000)
         )
