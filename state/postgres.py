@@ -49,6 +49,12 @@ CREATE INDEX IF NOT EXISTS state_counter_expiry ON state_counter (expires_at);
 """
 
 
+# Claims (budget, rate-limit and usage counters) commit without waiting for the WAL flush:
+# ~1.6 ms less per transaction; a PostgreSQL crash can lose the last moments of counter
+# increments (never corrupt them). Keys, policies and the audit log keep synchronous commits.
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+
+
 def _pg(statement: str) -> str:
     return statement.replace("?", "%s")
 
@@ -219,6 +225,7 @@ class PostgresStateStore:
             return refused
         try:
             with self._use("w") as conn:
+                conn.execute(_ASYNC_COMMIT)
                 claims_.reserve_claims(conn, claims, time.time(), _pg)
         except claims_.ClaimRefused as exc:
             return exc.index
@@ -227,6 +234,7 @@ class PostgresStateStore:
     def settle(self, claims: Sequence[Claim]) -> None:
         if claims:
             with self._use("w") as conn:
+                conn.execute(_ASYNC_COMMIT)
                 claims_.settle_claims(conn, claims, time.time(), _pg)
 
     def counters(
