@@ -3,7 +3,7 @@
 Both clients speak plain JSON-able values so the same code runs with and without Ray:
 - ``append(record) -> index``: returns once the record is durable; raises AuditUnavailable.
 - ``query(filters, limit, cursor) -> {"records": [{"index", "record"}], "next_cursor"}``.
-- ``export(start, end, tenant, event_type, fmt) -> (zip bytes, audit detail dict)``.
+- ``export(start, end, tenant, event_type, fmt, with_content) -> (zip bytes, audit detail)``.
 - ``checkpoint() -> {"tree_size", "root_hash", "time", "key_id", "signed": {...}}``.
 - ``status() -> {"tree_size", "latest_checkpoint", "healthy", "error"}``.
 - ``summary(filters, bucket) -> {"by_outcome", "data_classes", ..., "series"}``: counts
@@ -43,6 +43,7 @@ class AuditClient(Protocol):
         tenant: str | None = None,
         event_type: str | None = None,
         fmt: str = "jsonl",
+        with_content: bool = False,
     ) -> tuple[bytes, dict[str, Any]]: ...
 
     async def checkpoint(self) -> dict[str, Any]: ...
@@ -114,10 +115,15 @@ class LocalAuditClient:
         tenant: str | None = None,
         event_type: str | None = None,
         fmt: str = "jsonl",
+        with_content: bool = False,
     ) -> tuple[bytes, dict[str, Any]]:
+        """Raises ValueError for ``with_content`` when the log captures no content."""
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "bundle.zip"
-            summary = await self.log.export(out, start, end, tenant, event_type, fmt)  # type: ignore[arg-type]
+            summary = await self.log.export(
+                out, start, end, tenant, event_type, fmt,  # type: ignore[arg-type]
+                with_content=with_content,
+            )  # fmt: skip
             return out.read_bytes(), summary.audit_detail()
 
     async def checkpoint(self) -> dict[str, Any]:
@@ -197,8 +203,9 @@ class RayAuditClient:
         tenant: str | None = None,
         event_type: str | None = None,
         fmt: str = "jsonl",
+        with_content: bool = False,
     ) -> tuple[bytes, dict[str, Any]]:
-        return await self._call("export", start, end, tenant, event_type, fmt)
+        return await self._call("export", start, end, tenant, event_type, fmt, with_content)
 
     async def checkpoint(self) -> dict[str, Any]:
         return await self._call("checkpoint")

@@ -2,7 +2,8 @@
 
 Routes (``add_audit_routes(app)``):
 - ``GET /v1/audit/records``: records matching the filters, in log order, paged by cursor.
-- ``GET /v1/audit/export``: a verifiable bundle (zip) for a period / tenant / event type.
+- ``GET /v1/audit/export``: a verifiable bundle (zip) for a period / tenant / event type, with
+  the records' captured content beside them when ``with_content=true``.
 - ``GET /v1/audit/checkpoint``: the latest signed checkpoint and the public key.
 - ``GET /v1/audit/status``: log size, health and the latest checkpoint (for the page).
 - ``GET /v1/audit/summary``: counts for a period / tenant / event type, aggregated in the store
@@ -78,7 +79,7 @@ _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _FILTERS = ("from", "to", "tenant", "event_type")
 _PARAMS = {
     "records": frozenset({*_FILTERS, "outcome", "limit", "cursor"}),
-    "export": frozenset({*_FILTERS, "format"}),
+    "export": frozenset({*_FILTERS, "format", "with_content"}),
     "summary": frozenset({*_FILTERS, "bucket"}),
     "none": frozenset(),
 }
@@ -233,12 +234,19 @@ async def audit_export(request: Request) -> Response:
         _reject_unknown(request, "export")
         filters = _filters(request, principal)
         fmt = _choice(request, "format", FORMATS) or "jsonl"
+        # Captured content of the exported records beside them (docs/audit.md, section 4).
+        with_content = _choice(request, "with_content", ("true", "false")) == "true"
         try:
             bundle, detail = await audit.export(
-                filters["start"], filters["end"], filters["tenant"], filters["event_type"], fmt
-            )
+                filters["start"], filters["end"], filters["tenant"], filters["event_type"], fmt,
+                with_content,
+            )  # fmt: skip
         except AuditError as exc:
             raise UpstreamError("the audit log is unavailable") from exc
+        except ValueError:
+            raise InvalidRequest(
+                "with_content needs content capture (audit.capture: redacted)", "with_content"
+            ) from None
         state.detail = dict(detail)
         name = f"bastion-audit-{_stamp(filters['start'], 'start')}-{_stamp(filters['end'], 'end')}"
         return Response(

@@ -247,6 +247,27 @@ def test_cli_reads_content_by_index_and_request_id(env: Env) -> None:
     assert [_index(e) for e in reads][-2:] == [acme, acme]
 
 
+def test_api_export_with_content_is_tenant_scoped_verifies_and_is_audited(env: Env) -> None:
+    r = env.api.get("/v1/audit/export", "auditor", params={"with_content": "true"})
+    assert r.status_code == 200, r.text
+    bundle = env.data / "api-with-content.zip"
+    bundle.write_bytes(r.content)
+    result = verify_bundle(bundle)
+    assert result.ok, result.reason
+    assert result.content is not None and result.content.verified == 2  # acme's two, not clinic's
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+        assert sorted(n for n in names if n.startswith("content/")) == sorted(
+            f"content/{env.requests[k]}.json" for k in ("acme", "acme2")
+        )
+        for name in names:
+            _leak_free(z.read(name))
+    (event,) = [e for e in _events(env, "audit.exported") if e.actor.role == "auditor"]
+    assert event.detail["contents"] == 2 and event.detail["filter_tenant"] == "acme"
+    bad = env.api.get("/v1/audit/export", "auditor", params={"with_content": "yes"})
+    assert bad.status_code == 400
+
+
 def test_shred_a_tenant_then_410_and_the_export_with_content_verifies(env: Env) -> None:
     acme, acme2, clinic = (env.requests[k] for k in ("acme", "acme2", "clinic"))
     url = "/v1/admin/audit/shred"
@@ -311,3 +332,17 @@ def test_cli_shred_counts_and_audits(env: Env) -> None:
         and event.detail["tenant"] == "clinic"
         and event.actor.key_id.startswith("cli:")
     )
+
+
+def test_export_with_content_needs_capture(aio: Any, tmp_path: Path) -> None:
+    from tests.serving.test_audit_api import build_audit_app
+
+    plain = build_audit_app(aio, tmp_path / "no-capture")  # audit.capture: none
+    try:
+        r = plain.get("/v1/audit/export", "auditor", with_content="true")
+        assert r.status_code == 400, r.text
+        assert "capture" in r.json()["error"]["message"]
+        assert plain.get("/v1/audit/export", "auditor", with_content="false").status_code == 200
+    finally:
+        aio.run(plain.client.aclose())
+        aio.run(plain.log.close())
