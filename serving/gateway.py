@@ -70,6 +70,7 @@ class Gateway:
             data.append(card)
             if self.registry.is_default(mv):
                 data.append({**card, "id": mv.name})
+        data += _alias_cards(self.registry, {c["id"]: c for c in data})
         return {"object": "list", "data": data}
 
     async def _ready(self, key: str) -> bool:
@@ -118,6 +119,24 @@ class Gateway:
             )
             for key, ok in zip(keys, states, strict=True)
         }
+
+
+def _alias_cards(registry: Registry, cards: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Aliases (docs/models.md) whose every arm the tenant may call (``cards``)."""
+    out = []
+    for alias, assignment in sorted(registry.aliases.all().items()):
+        if all(version in cards for version in assignment.versions):
+            out.append(
+                {
+                    "id": alias,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "bastion",
+                    "alias_of": dict(assignment.arms),
+                    "ready": all(cards[v]["ready"] for v in assignment.versions),
+                }
+            )
+    return out
 
 
 def _model_card(model_id: str, mv: DeployedModel, ready: bool, available: bool) -> dict[str, Any]:

@@ -295,3 +295,24 @@ def test_admin_changes_are_validated_and_need_the_admin_role(site: Site) -> None
         (400, "failure"),
         (403, "denied"),
     ]
+
+
+def test_the_model_list_shows_aliases_a_tenant_can_reach_whole(site: Site) -> None:
+    async def listed(who: str) -> dict[str, dict]:
+        client = openai.AsyncOpenAI(
+            base_url="http://bastion.test/v1",
+            api_key=site.keys[who],
+            http_client=site.http(),
+            max_retries=0,
+        )
+        return {m.id: m.model_dump() async for m in client.models.list()}
+
+    models = site.aio.run(listed("app"))
+    assert models["prod"]["alias_of"] == {V1: 100}
+    assert "prod" in site.aio.run(listed("limited"))  # v1 only: limited may use it
+    assert site.admin("split", alias="prod", weights={V1: 50, V2: 50}).status_code == 200
+    try:
+        assert site.aio.run(listed("app"))["prod"]["alias_of"] == {V1: 50, V2: 50}
+        assert "prod" not in site.aio.run(listed("limited"))  # v2 is not the tenant's
+    finally:
+        assert site.admin("rollback", alias="prod").status_code == 200
