@@ -330,6 +330,7 @@ def test_logs_with_per_tenant_keys_migrate_and_stay_readable(
         recs = await _records(log)
         texts = [await log.read_content(recs[r][1]) for r in ("req-0", "req-1")]
         periods = sorted((k.period or "-") for k in store.data_keys("acme"))
+        before = await log.export(tmp_path / "a.zip", None, None, with_content=True)
         clock.now = T0 + 5 * DAY  # legacy content of T0 is exactly 5 days old: due
         erased = await log.expire_content()
         with pytest.raises(ContentShredded):
@@ -337,9 +338,15 @@ def test_logs_with_per_tenant_keys_migrate_and_stay_readable(
         export = await log.export(tmp_path / "b.zip", None, None, with_content=True)
         await log.close()
         store.close()
-        return texts, periods, erased, export
+        return texts, periods, erased, export, before
 
-    texts, periods, erased, export = asyncio.run(run())
+    texts, periods, erased, export, before = asyncio.run(run())
+    # Legacy content is exported with its ciphertext only (its tenant key is never exported):
+    # the commitment is checked, the text cannot be, and the verifier says so.
+    legacy = verify_bundle(before.path)
+    assert legacy.ok and legacy.content is not None
+    assert (legacy.content.verified, legacy.content.unbound) == (1, 1)
+    assert "1 legacy (ciphertext only)" in legacy.reason
     assert texts == ["legacy <PERSON_1>", "new <PERSON_1>"]
     assert periods == ["-", "2026-03-01"]
     # The day key of 2026-03-01 ends on 03-02, later than the cutoff (T0): it stays.
