@@ -375,3 +375,30 @@ def test_a_key_being_used_for_a_late_record_is_not_expired_before_its_content_la
     with pytest.raises(ContentShredded):
         vault.open(sealed.ref)
     store.close()
+
+
+def test_destroyed_key_bytes_are_gone_from_the_database_files(
+    backend: Callable[..., AuditConfig], tmp_path: Path
+) -> None:
+    """SQLite overwrites a destroyed key (secure_delete, WAL truncated); PostgreSQL's store
+    VACUUMs the key table after destroying (this test's role owns it)."""
+    config = backend(capture="redacted")
+    store = open_store(config, tmp_path)
+    vault = ContentVault(store, FileKek(tmp_path / "kek"))
+    for day in ("2026-03-01", "2026-03-02"):
+        vault.seal("acme", "<PERSON_1>", day)
+    wrapped = [k.wrapped for k in store.data_keys("acme")]
+    assert len(wrapped) == 2 and all(w is not None and len(w) == 60 for w in wrapped)
+    if config.store == "sqlite":
+
+        def files() -> bytes:
+            return b"".join(p.read_bytes() for p in tmp_path.glob("audit.db*"))
+
+        assert all(w in files() for w in wrapped)  # on disk before
+        assert vault.shred_tenant("acme").keys == 2
+        assert not any(w in files() for w in wrapped)  # overwritten, not just unlinked
+    else:
+        assert vault.shred_tenant("acme").keys == 2
+        assert store.reclaim_shredded() is True
+    assert all(k.wrapped is None for k in store.data_keys("acme"))
+    store.close()
