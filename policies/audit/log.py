@@ -84,6 +84,7 @@ class AuditLog:
         self.vault = ContentVault(store, kek) if kek is not None else None
         self._clock = clock
         self._retention = retention
+        self._unrecorded: list[AuditRecord] = []  # expiry records not yet durable
         self._tree = MerkleTree()
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -374,18 +375,18 @@ class AuditLog:
             return ErasedKeys(tenant, 0, 0)
         return await asyncio.to_thread(self.vault.shred_tenant, tenant)
 
-    def retention_days(self, tenant: str) -> int | None:
-        """Days captured content of ``tenant`` is kept (policy override, else the config)."""
-        overrides = self._retention() if self._retention is not None else {}
-        return overrides.get(tenant, self.config.capture_retention_days)
-
     async def expire_content(self) -> list[ErasedKeys]:
         """Destroy the data keys of periods past their retention (by ``clock``) and record one
         ``audit.content_expired`` per tenant affected. Records are never deleted."""
         if self.vault is None:
             return []
+        # Records of an earlier run whose append failed (the keys are gone already).
+        while self._unrecorded:
+            await self.append(self._unrecorded[0])
+            self._unrecorded.pop(0)
         try:
-            overrides = dict(self._retention()) if self._retention is not None else {}
+            source = self._retention
+            overrides = dict(await asyncio.to_thread(source)) if source is not None else {}
         except Exception as e:  # unreadable policy: keep content (nothing is destroyed)
             logger.error("content expiry skipped: retention unreadable (%s)", type(e).__name__)
             return []
@@ -404,7 +405,7 @@ class AuditLog:
             if e.periods:
                 detail["oldest_period"] = e.periods[0]
                 detail["newest_period"] = e.periods[-1]
-            await self.append(
+            self._unrecorded.append(
                 AuditRecord(
                     event_type="audit.content_expired",
                     time=now,
@@ -413,6 +414,9 @@ class AuditLog:
                     detail=detail,
                 )
             )
+        while self._unrecorded:  # if this fails, the next run records them first
+            await self.append(self._unrecorded[0])
+            self._unrecorded.pop(0)
         return erased
 
     async def _expirer(self) -> None:
