@@ -77,6 +77,25 @@ async def admin_alias(request: Request, action: str) -> Response:
     return await respond(request, work, (Role.ADMIN,))
 
 
+@router.post("/v1/admin/cache/invalidate")
+async def admin_cache_invalidate(request: Request) -> Response:
+    """Delete the semantic cache's entries of the admin's tenant (body: optional
+    ``model_version``, ``template``); serving/semantic_cache/admin.py."""
+
+    async def work(st: RequestState) -> dict:
+        from serving.semantic_cache.admin import invalidate_for_tenant
+
+        cache = getattr(request.app.state.gateway, "cache", None)
+        if cache is None:
+            raise UpstreamError("the semantic cache is not configured")
+        assert st.principal is not None and st.read_body is not None
+        raw = await st.read_body()
+        body, st.detail = invalidate_for_tenant(cache.store, st.principal.tenant, raw)
+        return body
+
+    return await respond(request, work, (Role.ADMIN,))
+
+
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     async def work(_: RequestState) -> Response:

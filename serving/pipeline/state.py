@@ -54,6 +54,7 @@ class Route(StrEnum):
     AUDIT_PAGE = "audit.page_viewed"
     AUDIT_CONTENT = "audit.content_read"  # GET /v1/audit/records/{index}/content
     AUDIT_SHRED = "audit.content_shredded"  # POST /v1/admin/audit/shred
+    CACHE_INVALIDATED = "cache.invalidated"  # POST /v1/admin/cache/invalidate
     METRICS = "metrics.scraped"
     OPENAPI = "api.openapi_viewed"
     UNKNOWN = "http.unknown_route"

@@ -373,3 +373,60 @@ def test_the_oldest_entry_is_evicted_past_max_entries(replicas):
     assert len(node.store.items(NS, "e:")) == 2
     assert node.chat(key, questions[0]).headers["x-bastion-cache"] == "miss"  # evicted
     assert node.chat(key, questions[2]).headers["x-bastion-cache"] == "hit"
+
+
+def test_the_admin_route_invalidates_its_own_tenant_only(replicas):
+    node = replicas()
+    clinic, other = node.key("clinic"), node.key("other")
+    admin = node.key("clinic", Role.ADMIN)
+    question = "How should insulin pens be stored?"
+    node.chat(clinic, question)
+    node.chat(other, question)
+
+    def post(key: str, body: object) -> httpx.Response:
+        headers = {"authorization": f"Bearer {key}"}
+        url = "/v1/admin/cache/invalidate"
+        return node.aio.run(node.client.post(url, json=body, headers=headers))
+
+    assert post(clinic, {}).status_code == 403  # an app key may not
+    assert post(admin, {"model_version": "no spaces allowed"}).status_code == 400
+    assert post(admin, {"unknown": 1}).status_code == 400
+    done = post(admin, {"model_version": VERSION})
+    assert done.status_code == 200 and done.json()["deleted"] == 1
+    record = node.record(done.headers["x-request-id"])
+    assert record.event_type == "cache.invalidated"
+    assert record.detail == {"deleted": 1, "model_version": VERSION}
+    assert node.chat(clinic, question).headers["x-bastion-cache"] == "miss"
+    assert node.chat(other, question).headers["x-bastion-cache"] == "hit"
+
+
+def test_the_cli_invalidates_a_model_version(aio, embedder, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+    from state.sqlite import SqliteStateStore
+
+    monkeypatch.delenv("BASTION_CONFIG", raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SqliteStateStore(data / "state.db")
+    cache = SemanticCache(store, embedder, None)
+    vector = np.asarray(embedder.embed(["a question"])[0], dtype=np.float32)
+    for tenant, version in (("clinic", VERSION), ("clinic", "other-model@v2")):
+        entry = Entry(vector, "an answer", "stop", 3, 2, "ctx", frozenset())
+        assert cache.insert(Scope(tenant, version, None), entry, 600, 0) is not None
+    runner = CliRunner()
+    refused = runner.invoke(app, ["cache", "invalidate", "--data-dir", str(data)])
+    assert refused.exit_code == 2
+    result = runner.invoke(
+        app, ["cache", "invalidate", "--model", VERSION, "--data-dir", str(data)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "invalidated 1 cached answers" in result.output
+    assert len(store.items(NS, "e:")) == 1  # the other version's entry stays
+    store.close()
+    log = aio.run(build_audit_log(AuditConfig(), data))
+    page = aio.run(log.query(RecordFilter(), 100, None))
+    events = [r for _, r in page.records if r.event_type == "cache.invalidated"]
+    aio.run(log.close())
+    assert [r.detail for r in events] == [{"deleted": 1, "model_version": VERSION}]
