@@ -331,10 +331,14 @@
     });
   }
 
+  let summaryCall = 0; // only the latest search's answer is shown
+
   async function loadSummary() {
     const f = filters();
+    const mine = ++summaryCall;
     try {
       const s = await (await call("/v1/audit/summary", f)).json();
+      if (mine !== summaryCall) return;
       counts("sum-outcomes", OUTCOMES.map((o) => [o, s.by_outcome[o] || 0]), "");
       counts("sum-classes", Object.entries(s.data_classes), "no data class");
       counts("sum-denials", Object.entries(s.denials_by_rule), "no denial");
@@ -350,6 +354,7 @@
       const width = minutes >= 1440 ? `${minutes / 1440} d` : minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`;
       $("summary-info").textContent = `${s.records} records · ${scope} · bars of ${width}`;
     } catch (err) {
+      if (mine !== summaryCall) return;
       $("summary-info").textContent = "";
       failed(err);
     }
