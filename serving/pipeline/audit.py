@@ -60,6 +60,7 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
     decision, model, redaction = state.decision, state.model, state.redaction
     inference = state.route.inference
     detail = dict(state.detail or {})
+    detail.update(state.guard_detail)  # guardrail scores (thousandths) and rule ids
     if outcome.stage is not None:
         detail["stage"] = outcome.stage
     if state.correlation_id is not None:
@@ -85,6 +86,7 @@ def build_record(state: RequestState, outcome: Outcome) -> AuditRecord:
         data_classes=tuple(sorted(redaction.data_classes)) if redaction else (),
         entity_counts=dict(redaction.entity_counts) if redaction else {},
         output_redactions=state.output_redactions,
+        guardrails=dict(state.guardrails) or None,
         degraded=True if (redaction and redaction.degraded) or state.output_degraded else None,
         policy=PolicyRef(
             outcome=decision.outcome, rule_id=decision.rule_id, version=decision.policy_version

@@ -27,7 +27,8 @@ from serving.pipeline.authenticate import Authenticate
 from serving.pipeline.cache import CacheLookup, CacheStore
 from serving.pipeline.decide import Decide, PolicySource
 from serving.pipeline.generate import Generate
-from serving.pipeline.guards import InputGuard, OutputGuard
+from serving.pipeline.input_guard import InputGuard
+from serving.pipeline.output_guard import OutputGuard
 from serving.pipeline.output_redaction import OutputRedaction
 from serving.pipeline.redact import Redact
 from serving.pipeline.restore import Restore
@@ -71,7 +72,7 @@ class Pipelines:
                 SelectVersion(gateway.registry),
                 Redact(gateway.batcher),
                 Decide(gateway.policy, reloader),
-                InputGuard(),
+                InputGuard(gateway.policy),
                 RouteToModel(gateway.registry, gateway.sites),
                 *([Meter(self.usage)] if metered else []),
                 CacheLookup(self.cache),
@@ -81,7 +82,7 @@ class Pipelines:
                 Structured(gateway.models, getattr(gateway, "structured_retries", 1)),
                 *([Settle(self.usage)] if metered else []),
                 OutputRedaction(gateway.redactor),
-                OutputGuard(),
+                OutputGuard(gateway.policy),
                 *([CacheStore(self.cache)] if self.cache is not None else []),
                 Restore(),
                 self.audit,

@@ -152,6 +152,9 @@ class RequestState:
     # -- output redaction -------------------------------------------------------------------------
     output_redactions: dict[str, int] | None = None  # by entity type; None: answer not scanned
     output_degraded: bool = False  # the answer was scanned with patterns only
+    # -- input guard, output guard (input_guard.py, output_guard.py) ----------------------------
+    guardrails: dict[str, str] = field(default_factory=dict)  # guard -> verdict (the record)
+    guard_detail: dict[str, str | int] = field(default_factory=dict)  # scores, rule ids
     # -- restore ----------------------------------------------------------------------------------
     output: list[str] = field(default_factory=list, repr=False)  # placeholder-form answer
     # -- action (the work of a non-inference route) -----------------------------------------------

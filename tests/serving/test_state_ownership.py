@@ -38,6 +38,12 @@ OWNERS = {
     "usage": {"serving/pipeline/generate.py"},
     "output_redactions": {"serving/pipeline/output_redaction.py"},
     "output_degraded": {"serving/pipeline/output_redaction.py"},
+    "guardrails": {
+        "serving/pipeline/input_guard.py",
+        "serving/pipeline/output_guard.py",
+        "serving/pipeline/structured.py",
+    },
+    "guard_detail": {"serving/pipeline/input_guard.py", "serving/pipeline/output_guard.py"},
     "output": {"serving/pipeline/restore.py"},
     "result": {"serving/pipeline/action.py"},
     # the action stage's work: the facts a recorded route reports (admin, audit API, OpenAPI)
