@@ -64,14 +64,16 @@ async def admin_alias(request: Request, action: str) -> Response:
         if not isinstance(aliases, AliasFollower):
             raise UpstreamError("aliases are not kept in a state store here")
         assert st.read_body is not None
-        try:
-            change = apply_change(aliases, action, parse_request(await st.read_body()))
+        body = await st.read_body()
+        try:  # store writes off the event loop
+            change = await asyncio.to_thread(apply_change, aliases, action, parse_request(body))
         except AliasError as exc:
             raise InvalidRequest(str(exc), "alias") from None
         from serving.registry_admin import alias_detail, invalidate_cache
 
         st.detail = alias_detail(change)
-        invalidate_cache(aliases.store, change, registry.targets()[change.after.arms[0][0]])
+        kind = registry.targets()[change.after.arms[0][0]]
+        await asyncio.to_thread(invalidate_cache, aliases.store, change, kind)
         return {"alias": change.alias, "revision": change.after.revision, **st.detail}
 
     return await respond(request, work, (Role.ADMIN,))
