@@ -430,3 +430,19 @@ def test_the_cli_invalidates_a_model_version(aio, embedder, tmp_path, monkeypatc
     events = [r for _, r in page.records if r.event_type == "cache.invalidated"]
     aio.run(log.close())
     assert [r.detail for r in events] == [{"deleted": 1, "model_version": VERSION}]
+
+
+def test_a_hit_is_metered_as_cached_prompt_tokens(replicas):
+    from serving.pipeline.usage import UsageControl
+
+    node = replicas()
+    config = Settings(models=[ModelConfig(name=MODEL)])
+    node.gateway.usage = UsageControl.from_settings(config, node.store, node.gateway.policy)  # type: ignore[attr-defined]
+    key = node.key("clinic")
+    question = "What is the normal range for blood oxygen saturation?"
+    miss, hit = node.chat(key, question), node.chat(key, question)
+    assert hit.headers["x-bastion-cache"] == "hit"
+    assert miss.json()["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    usage = hit.json()["usage"]
+    assert usage["prompt_tokens_details"]["cached_tokens"] == usage["prompt_tokens"] > 0
+    assert node.record(hit.headers["x-request-id"]).tokens.cached == usage["prompt_tokens"]
