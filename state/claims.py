@@ -46,6 +46,19 @@ GIVE_BACK = (
     f" WHERE namespace = ? AND key = ? AND {_LIVE}"
 )
 LIST = f"SELECT key, value FROM state_counter WHERE namespace = ? AND {_LIVE}"
+# The same for many counters in one statement (VALUES columns are column1, column2, ... on both
+# engines; the casts give PostgreSQL the parameters' types).
+INCR_MANY = (
+    "INSERT INTO state_counter (namespace, key, value, expires_at) VALUES {rows}"
+    + INCR[INCR.index(" ON CONFLICT") :]
+)
+_DOWN_ROW = "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))"
+GIVE_BACK_MANY = (
+    "UPDATE state_counter SET value = CASE WHEN state_counter.value + v.column3 < 0 THEN 0"
+    " ELSE state_counter.value + v.column3 END FROM (VALUES {rows}) AS v"
+    " WHERE state_counter.namespace = v.column1 AND state_counter.key = v.column2"
+    " AND (state_counter.expires_at IS NULL OR state_counter.expires_at > ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -108,14 +121,27 @@ def reserve_claims(conn: _Conn, claims: Sequence[Claim], now: float, rewrite: An
 
 
 def settle_claims(conn: _Conn, claims: Sequence[Claim], now: float, rewrite: Any = str) -> None:
-    """Add every amount inside the caller's transaction (negative: give back, see module doc)."""
-    for _, c in _ordered(claims):
-        amount = int(c.amount)
-        if amount > 0:
-            args = (c.namespace, c.key, amount, _expiry(now, c.ttl_s), now, now)
-            conn.execute(rewrite(INCR), args)
-        elif amount < 0:
-            conn.execute(rewrite(GIVE_BACK), (amount, amount, c.namespace, c.key, now))
+    """Add every amount inside the caller's transaction (negative: give back, see module doc):
+    one statement for all the increments and one for all the give-backs."""
+    merged: dict[tuple[str, str], Claim] = {}
+    for _, c in _ordered(claims):  # one row per counter: a statement may touch a row once
+        prior = merged.get((c.namespace, c.key))
+        amount = c.amount + (prior.amount if prior else 0)
+        merged[(c.namespace, c.key)] = Claim(c.namespace, c.key, amount, ttl_s=c.ttl_s)
+    ups = [c for c in merged.values() if c.amount > 0]
+    downs = [c for c in merged.values() if c.amount < 0]
+    if ups:
+        rows = ", ".join(["(?, ?, ?, ?)"] * len(ups))
+        args: list[Any] = []
+        for c in ups:
+            args += [c.namespace, c.key, int(c.amount), _expiry(now, c.ttl_s)]
+        conn.execute(rewrite(INCR_MANY.format(rows=rows)), (*args, now, now))
+    if downs:
+        rows = ", ".join([_DOWN_ROW] * len(downs))
+        args = []
+        for c in downs:
+            args += [c.namespace, c.key, int(c.amount)]
+        conn.execute(rewrite(GIVE_BACK_MANY.format(rows=rows)), (*args, now))
 
 
 def list_counters(

@@ -50,6 +50,13 @@ def test_settle_gives_back_but_never_below_zero_nor_creates(store: StateStore) -
     assert store.counter("budget", "a") == 0
 
 
+def test_settle_adds_repeated_counters_up(store: StateStore) -> None:
+    store.reserve([Claim("budget", "a", 10, 100)])
+    store.settle([Claim("usage", "n", 2), Claim("usage", "n", 3), Claim("budget", "a", -4)])
+    store.settle([Claim("budget", "a", -1), Claim("budget", "a", -2)])
+    assert (store.counter("usage", "n"), store.counter("budget", "a")) == (5, 3)
+
+
 def test_a_window_restarts_after_its_ttl(store: StateStore) -> None:
     assert store.reserve([Claim("rate", "k/m", 3, 3, ttl_s=0.3)]) is None
     assert store.reserve([Claim("rate", "k/m", 1, 3, ttl_s=0.3)]) == 0
