@@ -43,17 +43,25 @@ from privacy.recognizers.spoken import ENTITIES as SPOKEN_ENTITIES
 from privacy.recognizers.spoken import SpokenNumberRecognizer
 from privacy.recognizers.validators import VALIDATORS
 
-__all__ = ["MACROS", "load_recognizers", "load_specs"]
+__all__ = ["ID_CUE_END", "ID_VALUE", "MACROS", "load_recognizers", "load_specs"]
 
 ID_CUE_END = (
     r"(?:[ \t]{0,2}\([^()\n]{1,24}\))?"
     r"(?i:\#|no\.?|nr\.?|number|num\.?|id|ref\.?)?(?:[ \t]?(?i:\#|no\.?|number|id))?"
-    r"[\"']?[ \t]{0,3}[:#=]{0,2}[ \t]{0,3}[\"']?(?i:(?:is|was|it[\'\u2019]?s)[ \t]{1,3})?"
+    r"[\"']?[ \t]{0,3}[:#=-]{0,2}[ \t]{0,3}[\"']?(?i:(?:is|was|it[\'\u2019]?s)[ \t]{1,3})?"
 )
 """The end of an identifier's cue: a parenthesis ("(AU)"), "#", "no.", "number", "ID No.", ":",
 "is", JSON quotes."""
 
+ID_VALUE = (
+    r"(?i:(?=[A-Z]{0,4}[ -]?\d)[A-Z0-9]{1,14}"
+    r"(?:(?:[ ]|[-/.])(?=[A-Z]{0,3}\d)[A-Z0-9]{1,10}){0,4})"
+)
+"""An id value after its cue, in any letter case, grouped or not ("448 812 7", "RX-4488-12",
+"XJH 448812 01"): every group after the first has a digit, so following words are not taken."""
+
 MACROS: dict[str, str] = {
+    "{ID_VALUE}": ID_VALUE,
     "{NAME}": NAME,
     "{NAME_WORD}": NAME_WORD,
     "{PARTICLE}": PARTICLE,

@@ -1,7 +1,8 @@
 """Numbers read out: digits written as words, or one digit at a time.
 
 In call transcripts and chats people read numbers out: "five five five, oh one four eight",
-"four one one one, one one one one, ...", "double seven", "6 1 7 5 5 5 0 1 4 8". Each run of
+"four one one one, one one one one, ...", "double seven", "forty-four eighty-one twelve",
+"one eight hundred", "6 1 7 5 5 5 0 1 4 8". Each run of
 digit words (and digit groups mixed with them) is turned into its digit string, and the run is
 reported when it is long enough to be an identifier (with the one to three capital letters
 that may lead it, as in "W seven oh five ..."):
@@ -43,8 +44,35 @@ _WORDS = {
     "eight": "8",
     "nine": "9",
 }
+_TEENS = {
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+}
+_TENS = {
+    "twenty": "2",
+    "thirty": "3",
+    "forty": "4",
+    "fifty": "5",
+    "sixty": "6",
+    "seventy": "7",
+    "eighty": "8",
+    "ninety": "9",
+}
 _WORD = r"(?:zero|oh|nought|one|two|three|four|five|six|seven|eight|nine)"
-_TOKEN = rf"(?:(?:double|triple)[ \t-]{{1,2}}{_WORD}|{_WORD}|\d{{1,4}})"
+_PAIR = (
+    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ \t-]" + _WORD + r")?"
+    r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+    r"|hundred|thousand)"
+)
+_TOKEN = rf"(?:(?:double|triple)[ \t-]{{1,2}}{_WORD}|{_PAIR}|{_WORD}|\d{{1,4}})"
 _SEP = r"(?:[ \t]{0,2}[,-][ \t]{0,2}|[ \t]{1,3}(?:dash[ \t]{1,3})?)"
 _LEAD = r"(?:(?-i:(?![AI][ \t])[A-Z]{1,3})[ \t]{1,2})?"  # "W seven oh five ...", "ZMM 1 3 3 ..."
 _RUN = regex.compile(
@@ -53,7 +81,7 @@ _RUN = regex.compile(
     regex.IGNORECASE,
 )
 _TOKENS = regex.compile(rf"{_TOKEN}", regex.IGNORECASE)
-_HAS_WORD = regex.compile(rf"(?<![\w]){_WORD}(?![\w])", regex.IGNORECASE)
+_HAS_WORD = regex.compile(rf"(?<![\w])(?:{_PAIR}|{_WORD})(?![\w])", regex.IGNORECASE)
 
 # Cue word before the run -> entity type (the nearest cue wins).
 _CUES = regex.compile(
@@ -84,8 +112,16 @@ def spoken_digits(run: str) -> str:
         if word[0].isdigit():
             out.append(word)
             continue
-        times = 2 if word.startswith("double") else 3 if word.startswith("triple") else 1
-        out.append(_WORDS[regex.split(r"[ \t-]+", word)[-1]] * times)
+        parts = regex.split(r"[ \t-]+", word)
+        if parts[0] in _TENS:  # "forty-one" -> 41, "forty" -> 40
+            out.append(_TENS[parts[0]] + (_WORDS[parts[1]] if len(parts) > 1 else "0"))
+        elif word in _TEENS:
+            out.append(_TEENS[word])
+        elif word in ("hundred", "thousand"):
+            out.append("00" if word == "hundred" else "000")
+        else:
+            times = 2 if parts[0] == "double" else 3 if parts[0] == "triple" else 1
+            out.append(_WORDS[parts[-1]] * times)
     return "".join(out)
 
 

@@ -213,6 +213,15 @@ def _national_id(value: str) -> bool | None:
     return None
 
 
+def _national_id_checksum(value: str) -> bool:
+    """Nine digits without a cue: only a valid Canadian SIN (Luhn) or Australian TFN (mod 11)."""
+    digits = _digits(value)
+    if len(digits) != 9 or len(set(digits)) <= 1:
+        return False
+    weights = (1, 4, 3, 7, 5, 8, 6, 9, 10)
+    return luhn(digits) or sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11 == 0
+
+
 def _national_id_cued(value: str) -> bool | None:
     """After an explicit cue ("PPSN:", "NI number") the shape is enough: a failed checksum
     still leaves a value that identifies someone (or was mistyped), so it is redacted."""
@@ -224,6 +233,7 @@ VALIDATORS: dict[str, Callable[[str], bool | None]] = {
     "national_id_cued": _national_id_cued,
     "ssn_spelled": _ssn_spelled,
     "national_id": _national_id,
+    "national_id_checksum": _national_id_checksum,
     "digits5": _min_digits(5),
     "card": _card,
     "npi": _npi,

@@ -238,6 +238,28 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("celebrated her 95th birthday", [("AGE", "95")]),
         ("age ninety-four", [("AGE", "ninety-four")]),
         ("chequing account 1234567", [("ACCOUNT", "1234567")]),
+        # grouped ids after their cue, a bare "ID" near an insurer, document numbers by type
+        ("mrn is 448 812 7", [("MRN", "448 812 7")]),
+        ("MRN-448812", [("MRN", "448812")]),
+        ("URN 1234567", [("MRN", "1234567")]),
+        ("hospital ref: RX-4488-12", [("MRN", "RX-4488-12")]),
+        ("Insurance: Aetna\nID: XJH448812", [("MEMBER_ID", "XJH448812")]),
+        ("Health number 1234 567 890", [("MEMBER_ID", "1234 567 890")]),
+        ("ID document: Passport\nDocument number: X1234567", [("PASSPORT", "X1234567")]),
+        (
+            "ID type: driver's licence (Ontario) no. D1234-56789-01234",
+            [("DRIVER_LICENSE", "D1234-56789-01234")],
+        ),
+        ("SSN (last 4): 6789", [("SSN", "6789")]),
+        ("his number 046-454-286 on file", [("SSN", "046-454-286")]),
+        (
+            "my hospital number is forty-four eighty-one twelve seven",
+            [("MRN", "forty-four eighty-one twelve seven")],
+        ),
+        (
+            "call one eight hundred five five five oh one two three",
+            [("PHONE", "one eight hundred five five five oh one two three")],
+        ),
     ],
     "must_not_flag": [
         ("Take one or two tablets, three times a day.", []),
@@ -245,6 +267,9 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("The 90 day supply; room 94; 1/2 tablet.", []),
         ("she is 94 kg and 95% on air", []),
         ("HR 94, sats 95 on air", []),
+        ("Passport expired in 2019", []),
+        ("Insurance: Aetna, valid until 2026", []),
+        ("about twenty or thirty minutes, nineteen sixty one", []),
         ("Vitamin (100) and Model (95)", []),
         ("Metformin 500 mg twice daily; lisinopril 10 mg daily.", []),
         ("Will continue current plan and review in clinic.", []),
