@@ -1,7 +1,7 @@
 """The injection classifier: pattern rules plus logistic regression on MiniLM sentence embeddings.
 
-A text is split into windows of at most ``WINDOW_WORDS`` words (overlapping by
-``OVERLAP_WORDS``) so an instruction buried in a long retrieved document is scored on its own;
+A text longer than ``WINDOW_WORDS`` words is split into windows of whole sentences (see
+:func:`windows`) so an instruction buried in a long retrieved document is scored on its own;
 a request's windows are embedded in one batch, at most ``MAX_WINDOWS`` of them (when a request
 has more, the windows with the most instruction cue words are kept; the rules always read every
 text whole). The score of a request is the highest window probability, or 1.0 when a rule
@@ -33,9 +33,11 @@ HERE = Path(__file__).resolve().parent
 WEIGHTS = HERE / "weights.npz"
 META = HERE / "meta.json"
 WINDOW_WORDS = 48
+SENTENCE_WINDOW_WORDS = 24
 OVERLAP_WORDS = 8
 MAX_WINDOWS = 16
 
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 _CUES = re.compile(
     r"\b(?:ignore|disregard|forget|instructions?|system|prompt|rules?|assistant|ai|model|"
     r"reveal|override|pretend|act|you|developer|admin|mode|must|now)\b",
@@ -44,14 +46,31 @@ _CUES = re.compile(
 
 
 def windows(text: str) -> list[str]:
-    """``text`` as windows of at most WINDOW_WORDS words, overlapping by OVERLAP_WORDS."""
+    """``text`` as one window when it has at most WINDOW_WORDS words; a longer text as windows
+    of whole sentences up to SENTENCE_WINDOW_WORDS words (a longer sentence is cut into pieces
+    of that size overlapping by OVERLAP_WORDS), so a short instruction inside a long document
+    is not diluted by the text around it."""
     words = text.split()
     if len(words) <= WINDOW_WORDS:
         return [" ".join(words)] if words else []
-    step = WINDOW_WORDS - OVERLAP_WORDS
-    return [
-        " ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - OVERLAP_WORDS, step)
-    ]
+    out: list[str] = []
+    current: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        sw = sentence.split()
+        if not sw:
+            continue
+        if len(current) + len(sw) > SENTENCE_WINDOW_WORDS and current:
+            out.append(" ".join(current))
+            current = []
+        if len(sw) > SENTENCE_WINDOW_WORDS:
+            step = SENTENCE_WINDOW_WORDS - OVERLAP_WORDS
+            for i in range(0, len(sw) - OVERLAP_WORDS, step):
+                out.append(" ".join(sw[i : i + SENTENCE_WINDOW_WORDS]))
+        else:
+            current += sw
+    if current:
+        out.append(" ".join(current))
+    return out
 
 
 @dataclass(frozen=True)
