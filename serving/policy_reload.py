@@ -138,13 +138,33 @@ def _check_hosts(models: Sequence[Any], policy: Any) -> None:
         raise PolicyDocumentError([PolicyIssue("<configuration>", None, None, p) for p in problems])
 
 
-def reload_configured(settings: Settings) -> str:
-    """`bastion policy reload` and SIGHUP: publish the configured documents."""
+def _moved(state: StateStore, settings: Settings, policy: PolicySet) -> list[tuple[str, str, str]]:
+    """Versions whose site the configuration leaves to policy and that ``policy`` would move
+    away from where the policy in force placed them (they run there until a restart)."""
+    from models.registry import policy_sites, site_mismatches
+
+    active = state.active_policy()
+    if active is None:
+        return []
+    try:
+        running = policy_sites(load_texts(active.documents))
+    except PolicyDocumentError:
+        return []
+    unset = [key for key, site in deployed_sites(settings).items() if site is None]
+    placed = {key: running.get(key) for key in unset}
+    return site_mismatches(placed, policy_sites(policy))
+
+
+def reload_configured(settings: Settings, live: bool = True) -> str:
+    """`bastion policy reload` and SIGHUP: publish the configured documents. ``live``: the
+    application is running, so no version may move to another site (a restart may)."""
     files = settings.policy_files()
     policy, stored = read_policy(files, deployed_sites(settings))
     _check_hosts(settings.models, policy)
     state = open_state(settings.audit, settings.data_dir, migrate=False)
     try:
+        if live and (moved := _moved(state, settings, policy)):
+            raise PolicySiteMismatch(moved)
         return state.publish_policy(stored)
     finally:
         state.close()
@@ -154,7 +174,7 @@ def prepare_policy(settings: Settings) -> str:
     """At application start (``build_app``, so also on the RayService path): the documents
     load, agree with the configuration on every model's site, and become the policy in force.
     Raises PolicyDocumentError (PolicySiteMismatch for a site) or state.StateError."""
-    return reload_configured(settings)
+    return reload_configured(settings, live=False)
 
 
 class PolicyReloader:

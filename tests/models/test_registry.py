@@ -113,3 +113,24 @@ def test_serve_config_takes_each_site_from_policy(tmp_path):
     mismatch = _serve_config(tmp_path, {**base, "models": [{"name": "m1", "site": "local"}]})
     assert mismatch.returncode == 2
     assert "m1@v1 is configured on site local but policy places it on de-muc-1" in mismatch.stderr
+
+
+def test_a_live_reload_may_not_move_a_running_version_a_restart_may(tmp_path):
+    from serving.policy_reload import prepare_policy, reload_configured
+
+    settings = _settings(tmp_path, [{"name": "m1"}])  # its site: de-muc-1, from policy only
+    settings.data_dir.mkdir()
+    first = prepare_policy(settings)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.replace("m1@v1, site: de-muc-1", "m1@v1, site: local"))
+    with pytest.raises(PolicySiteMismatch, match=r"m1@v1 is configured on site de-muc-1 .* local"):
+        reload_configured(settings)  # `bastion policy reload`: it runs on de-muc-1 now
+    from state import open_state
+
+    state = open_state(settings.audit, settings.data_dir, migrate=False)
+    try:
+        assert state.active_policy_version() == first  # nothing published
+    finally:
+        state.close()
+    assert prepare_policy(settings) != first  # a restart places it anew
+    assert placed_settings(settings).models[0].site == "local"
