@@ -32,7 +32,8 @@ _ERRORS = {
     "404": "Unknown model (or not allowed for this key).",
     "405": "Method not allowed (the `Allow` header lists the methods).",
     "413": "The request body exceeds `server.max_body_bytes`.",
-    "422": "Identifier detection failed, so the request was not processed (fail closed).",
+    "422": "Identifier detection failed, so the request was not processed (fail closed); or "
+    "the answer did not satisfy `response_format` (`invalid_structured_output`).",
     "429": "Rate limited.",
     "503": "The model, embedder or audit log is unavailable; the request was not processed.",
 }

@@ -204,6 +204,29 @@ def _schema_problem(schema: Any, strict: bool, depth: int = 0) -> str | None:
     return None
 
 
+def _refs(schema: Any) -> list[str]:
+    if isinstance(schema, list):
+        return [ref for item in schema for ref in _refs(item)]
+    if not isinstance(schema, dict):
+        return []
+    own = [schema["$ref"]] if isinstance(schema.get("$ref"), str) else []
+    return own + [ref for key, value in schema.items() if key != "enum" for ref in _refs(value)]
+
+
+def _resolves(root: Any, ref: str) -> bool:
+    """Whether ``#/a/b`` (a JSON pointer inside the schema) names a part of ``root``."""
+    node = root
+    for raw in ref[1:].lstrip("/").split("/") if ref not in ("#", "#/") else ():
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
 class JSONSchemaFormat(_Request):
     """``response_format.json_schema`` as OpenAI defines it."""
 
@@ -225,17 +248,18 @@ class JSONSchemaFormat(_Request):
         if self.schema_ is None:
             return self
         from jsonschema import Draft202012Validator, validators
-        from jsonschema.exceptions import SchemaError
 
+        problem = _schema_problem(self.schema_, bool(self.strict))
+        if problem:
+            raise ValueError(f"schema {problem}")
+        if not all(_resolves(self.schema_, ref) for ref in _refs(self.schema_)):
+            raise ValueError("schema has a $ref that points nowhere inside it")
         try:
             validators.validator_for(self.schema_, default=Draft202012Validator).check_schema(
                 self.schema_
             )
-        except SchemaError:
+        except Exception:  # SchemaError, or a malformed $schema: never a 500
             raise ValueError("schema is not a valid JSON Schema") from None
-        problem = _schema_problem(self.schema_, bool(self.strict))
-        if problem:
-            raise ValueError(f"schema {problem}")
         return self
 
 

@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 
 from models.engines.base import Delta, GenerateRequest, Usage
+from policies.audit import RecordFilter
 from privacy.redactor import RedactionResult
 from serving import protocol
 from serving.observability import METRICS
@@ -57,6 +58,15 @@ def client(api: Any) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         api_key=api.keys["app"], base_url="http://bastion.test/v1", http_client=http, max_retries=0
     )
+
+
+def _records(api: Any, request_id: str) -> list[Any]:
+    page = api.aio.run(api.audit_log.query(RecordFilter(), 1000, None))
+    out = [r for _, r in page.records]
+    while page.next_cursor is not None:
+        page = api.aio.run(api.audit_log.query(RecordFilter(), 1000, page.next_cursor))
+        out += [r for _, r in page.records]
+    return [r for r in out if r.request_id == request_id]
 
 
 def _verdicts(verdict: str) -> float:
@@ -149,6 +159,15 @@ def test_json_object(api, client):
             },
             "nothing is fetched",
         ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"$ref": "#/$defs/y"}}},
+            "points nowhere",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"$schema": [1]}}},
+            "valid",
+        ),
+        ({"type": "json_object", "json_schema": {"name": "x"}}, "only allowed"),
     ],
 )
 def test_unusable_response_format_is_400(api, response_format, fragment):
@@ -215,6 +234,9 @@ def test_invalid_answer_is_retried_once_then_422(api):
     assert len(model.requests) == 2  # one retry (the default)
     assert [q.sampling.seed for q in model.requests] == [5, 6]
     assert _verdicts("block") == before + 1
+    (record,) = _records(api, r.headers["x-request-id"])
+    assert record.detail["stage"] == "structured" and record.status_code == 422
+    assert record.error_type == "invalid_structured_output"
 
 
 def test_a_retry_that_succeeds_is_served_with_both_attempts_counted(api):
@@ -241,6 +263,9 @@ def test_invalid_stream_ends_with_one_error_event(api):
     chunks = [json.loads(e) for e in events[:-2]]
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks)  # never "finished"
     assert len(model.requests) == 1  # a streamed answer is not retried
+    (record,) = _records(api, r.headers["x-request-id"])
+    assert record.detail["stage"] == "structured" and record.stream is True
+    assert record.error_type == "invalid_structured_output"
 
 
 def test_text_requests_are_not_validated(api):
