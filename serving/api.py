@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving import openapi
-from serving.http import admin, audit, openai
+from serving.http import admin, audit, feedback, openai
 from serving.http.drive import error_json, pipelines, state
 from serving.http.scope import RequestScope
 from serving.limits import RequestLimiter
@@ -49,7 +49,7 @@ def create_api(
     app.state.openapi_public = openapi_public
     app.add_middleware(RequestLimiter, limits=limits)
     app.add_middleware(RequestScope, max_body_bytes=max_body_bytes, behind_ray=behind_ray)
-    for router in (openai.router, admin.router, audit.router, openapi.router):
+    for router in (openai.router, admin.router, audit.router, feedback.router, openapi.router):
         app.include_router(router)
 
     async def unrouted(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from serving.feedback import mark_served, mark_stream, served_store
 from serving.http.drive import error_json, pipelines, respond, sse, state, stream_response
 from serving.pipeline import RequestState, chunks, whole
 from serving.pipeline.cache import cache_headers
@@ -30,13 +31,18 @@ async def _infer(request: Request) -> Response:
     except Exception as exc:
         return error_json(exc)
     headers = _redactions(st) | cache_headers(st)  # x-bastion-cache: hit|miss|bypass|skip
+    gateway = request.app.state.gateway
+    store = served_store(gateway)
     if st.stream:
         headers["cache-control"] = "no-cache"
-        return stream_response(sse(chunks(st, items)), headers)
+        # the answer's feedback marker once it is recorded (serving/feedback.py)
+        marked = mark_stream(store, st, sse(chunks(st, items)), gateway.capture)
+        return stream_response(marked, headers)
     try:
         body = await whole(st, items)
     except Exception as exc:
         return error_json(exc)
+    await mark_served(store, st, gateway.capture)
     return JSONResponse(body, headers=headers)
 
 

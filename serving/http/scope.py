@@ -27,6 +27,7 @@ ROUTES: dict[str, Route] = {
     "/v1/admin/models": Route.ADMIN_MODELS,
     "/v1/admin/policy/reload": Route.POLICY_RELOAD,
     "/v1/admin/cache/invalidate": Route.CACHE_INVALIDATED,
+    "/v1/feedback": Route.FEEDBACK,
     "/v1/admin/registry": Route.ADMIN_MODELS,
     "/v1/admin/aliases/promote": Route.ALIAS_PROMOTED,
     "/v1/admin/aliases/split": Route.ALIAS_SPLIT,

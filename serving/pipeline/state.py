@@ -55,6 +55,7 @@ class Route(StrEnum):
     AUDIT_CONTENT = "audit.content_read"  # GET /v1/audit/records/{index}/content
     AUDIT_SHRED = "audit.content_shredded"  # POST /v1/admin/audit/shred
     CACHE_INVALIDATED = "cache.invalidated"  # POST /v1/admin/cache/invalidate
+    FEEDBACK = "feedback.submitted"  # POST /v1/feedback (serving/feedback.py)
     METRICS = "metrics.scraped"
     OPENAPI = "api.openapi_viewed"
     UNKNOWN = "http.unknown_route"
