@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from policies.guardrails.classifier import InjectionClassifier, Screening, load_classifier
@@ -62,6 +63,8 @@ class InputGuard(Stage):
     def __init__(self, policy: PolicyEngine, classifier: InjectionClassifier | None = None) -> None:
         self.tenants = TenantGuardrails(policy)
         self.classifier = classifier or load_classifier()  # missing weights: start-up fails
+        # load the encoder now, off the caller's thread, rather than on the first request
+        threading.Thread(target=self.classifier.encoder.start, daemon=True).start()
 
     def _verdict(self, state: RequestState, guard: str, verdict: str) -> None:
         assert state.principal is not None

@@ -1,0 +1,186 @@
+"""Guardrails: the injection classifier's quality and cost, with a rules-only baseline, in one run;
+and the structured-output figures (bench/guardrails_structured.py), so one command reports both.
+
+Classifier part (the input guard's screen, in-process, CPU):
+
+- quality on the held-out family (policies/guardrails/data/heldout_*.txt, never used for
+  training, threshold or rules): precision, recall and F1 of (a) the rules alone (the baseline),
+  (b) the classifier alone and (c) rules or classifier (what ships), at the shipped threshold;
+  the tuning family's figures are printed too, marked as a regression check (it trained the model);
+- latency per request: each held-out text screened as one request, uncached (the encoder's cache
+  is off here), rules-only and rules+classifier alternating, ``--runs`` passes; also requests
+  carrying a long retrieved document (about 600 words). p50 / p99 in ms.
+
+    .venv/bin/python bench/guardrails.py [--part classifier|structured|all] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from policies.guardrails.classifier import InjectionClassifier, load_classifier
+from policies.guardrails.dataset import load_split
+from policies.guardrails.encoder import SentenceEncoder
+from policies.guardrails.rules import match_rules
+
+DOCUMENT = (
+    "Discharge summary template. The patient was admitted with community-acquired pneumonia and "
+    "treated with intravenous antibiotics for three days, then switched to oral therapy. "
+    "Observations remained stable throughout the stay and oxygen was weaned on day two. "
+) * 20
+
+
+def _prf(predicted: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    tp = int((predicted & (y == 1)).sum())
+    fp = int((predicted & (y == 0)).sum())
+    fn = int((~predicted & (y == 1)).sum())
+    p = tp / max(1, tp + fp)
+    r = tp / max(1, tp + fn)
+    return {
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(2 * p * r / max(1e-9, p + r), 3),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def _quality(classifier: InjectionClassifier, split: str) -> dict[str, Any]:
+    texts, labels = load_split(split)  # type: ignore[arg-type]
+    y = np.array(labels)
+    rules = np.array([match_rules(t) is not None for t in texts])
+    scores = np.array([classifier.screen([t], rules=False).score for t in texts])
+    model = scores >= classifier.threshold
+    return {
+        "texts": len(texts),
+        "attacks": int(y.sum()),
+        "rules_only": _prf(rules, y),
+        "classifier_only": _prf(model, y),
+        "rules_or_classifier": _prf(rules | model, y),
+    }
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    arr = np.array(values) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(arr, 50)), 2),
+        "p99_ms": round(float(np.percentile(arr, 99)), 2),
+        "mean_ms": round(float(arr.mean()), 2),
+        "n": len(values),
+    }
+
+
+def _latency(runs: int) -> dict[str, Any]:
+    shipped = load_classifier()
+    uncached = InjectionClassifier(
+        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0)
+    )
+    texts, _ = load_split("heldout")
+    uncached.screen(["warm up the model"], rules=False)
+    rules_t: list[float] = []
+    full_t: list[float] = []
+    doc_rules: list[float] = []
+    doc_full: list[float] = []
+    for _ in range(runs):
+        for text in texts:
+            start = time.perf_counter()
+            match_rules(text)
+            rules_t.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            # what the input guard does when no rule matches: rules, then the model
+            if match_rules(text) is None:
+                uncached.screen([text], rules=False)
+            full_t.append(time.perf_counter() - start)
+        for i in range(10):
+            request = [f"Summarize this document ({i}):", DOCUMENT]
+            start = time.perf_counter()
+            for part in request:
+                match_rules(part)
+            doc_rules.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            uncached.screen(request, rules=True)
+            doc_full.append(time.perf_counter() - start)
+    return {
+        "per_request_rules_only": _ms(rules_t),
+        "per_request_rules_and_classifier": _ms(full_t),
+        "long_document_rules_only": _ms(doc_rules),
+        "long_document_rules_and_classifier": _ms(doc_full),
+        "document_words": len(DOCUMENT.split()),
+    }
+
+
+def run_classifier(runs: int = 3) -> dict[str, Any]:
+    classifier = load_classifier()
+    return {
+        "threshold": classifier.threshold,
+        "heldout": _quality(classifier, "heldout"),
+        "tune_regression_only": _quality(classifier, "tune"),
+        "latency": _latency(runs),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} at the end",
+    }
+
+
+def _print_classifier(result: dict[str, Any]) -> None:
+    print(f"injection classifier (threshold {result['threshold']}); {result['machine']}")
+    for name in ("heldout", "tune_regression_only"):
+        part = result[name]
+        print(f"{name}: {part['texts']} texts, {part['attacks']} attacks")
+        print(f"  {'':22}{'precision':>10}{'recall':>8}{'F1':>7}{'fp':>5}{'fn':>5}")
+        for kind in ("rules_only", "classifier_only", "rules_or_classifier"):
+            f = part[kind]
+            print(
+                f"  {kind:22}{f['precision']:>10.3f}{f['recall']:>8.3f}{f['f1']:>7.3f}"
+                f"{f['fp']:>5}{f['fn']:>5}"
+            )
+    lat = result["latency"]
+    print(f"latency per request (uncached; long document: {lat['document_words']} words)")
+    for kind in (
+        "per_request_rules_only",
+        "per_request_rules_and_classifier",
+        "long_document_rules_only",
+        "long_document_rules_and_classifier",
+    ):
+        f = lat[kind]
+        print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=("classifier", "structured", "all"), default="all")
+    parser.add_argument("--runs", type=int, default=3, help="latency passes over held-out")
+    parser.add_argument("--requests", type=int, default=100, help="structured: requests")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    result: dict[str, Any] = {}
+    if args.part in ("classifier", "all"):
+        result["classifier"] = run_classifier(args.runs)
+        if not args.json:
+            _print_classifier(result["classifier"])
+    if args.part in ("structured", "all"):
+        try:
+            from bench.guardrails_structured import _print, run_structured
+        except ImportError:  # pragma: no cover - the structured bench is part of the repo
+            print("structured output: bench/guardrails_structured.py is not available")
+        else:
+            result["structured"] = run_structured(args.requests)
+            if not args.json:
+                _print(result["structured"])
+    if args.json:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
