@@ -115,9 +115,15 @@ class Quality:
             self.index.sync()
 
     def question(self, text: str) -> Any:
+        return self.question_of_text(self.redactor, text)
+
+    @staticmethod
+    def question_of_text(redactor: Redactor, text: str, max_tokens: int | None = None) -> Any:
         body = {"model": MODEL, "messages": [{"role": "user", "content": text}], "temperature": 0}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
         request = protocol.ChatCompletionRequest.model_validate(body)
-        redaction = self.redactor.redact_messages([text], "bench")
+        redaction = redactor.redact_messages([text], "bench")
         return question_of(RequestState("b", Route.CHAT, request=request, redaction=redaction))
 
     def score(self, threshold: float, overlap: float | None) -> dict[str, float]:
@@ -209,6 +215,17 @@ async def latency(
     for _ in range(requests):  # interleaved, so both sides see the same machine state
         hit.append(await once(cached, "hit"))
         gen.append(await once(uncached, None))
+    # the cache stage alone (embed the redacted question, sync, search, read the entry back)
+    cache: SemanticCache = gateway.cache  # type: ignore[attr-defined]
+    question = Quality.question_of_text(redactor, body["messages"][0]["content"], max_tokens)
+    scope, stage = Scope("cached", VERSION, None), []
+    for _ in range(requests):
+        start = time.perf_counter()
+        vector = await cache.embed(question.text)
+        assert vector is not None
+        found, _, _ = await cache.alookup(scope, question, vector, 0.8)
+        stage.append(time.perf_counter() - start)
+        assert found is not None
     tokens = (
         await client.post(
             "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {uncached}"}
@@ -228,6 +245,7 @@ async def latency(
         "no_cache_p50_ms": pct(gen, 50),
         "no_cache_p95_ms": pct(gen, 95),
         "speedup_p50": statistics.median(gen) / statistics.median(hit),
+        "cache_stage_p50_ms": pct(stage, 50),
     }
 
 
