@@ -1,0 +1,70 @@
+"""``bastion eval from-feedback``: rated and corrected answers become eval cases.
+
+A corrected answer becomes the case's expected answer; a positively rated answer without a
+correction becomes its own reference (a regression test: a new version should answer alike).
+A case needs the request's messages, which Bastion keeps (redacted) only under
+``audit.capture: redacted``; other feedback is counted as skipped. Everything written is in
+placeholder form and is redacted once more before it is written (fail closed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from serving.evals.cases import EvalCase
+
+__all__ = ["FromFeedback", "cases_from_feedback", "parse_since"]
+
+_RELATIVE = re.compile(r"^(\d+)([dh])$")
+
+
+def parse_since(text: str) -> datetime:
+    """``2026-12-01``, an ISO time, or ``7d`` / ``24h`` ago."""
+    if m := _RELATIVE.match(text.strip()):
+        n, unit = int(m.group(1)), m.group(2)
+        return datetime.now(UTC) - (timedelta(days=n) if unit == "d" else timedelta(hours=n))
+    when = datetime.fromisoformat(text.strip())
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass
+class FromFeedback:
+    cases: list[EvalCase]
+    skipped_no_messages: int = 0
+    skipped_no_reference: int = 0
+
+
+def cases_from_feedback(records: list[dict[str, Any]], redactor: Any) -> FromFeedback:
+    out = FromFeedback([])
+    for record in records:
+        messages = record.get("messages")
+        if not messages:
+            out.skipped_no_messages += 1
+            continue
+        reference = record.get("correction") or (
+            record.get("answer") if record["positive"] else None
+        )
+        if not reference:
+            out.skipped_no_reference += 1
+            continue
+        texts = [m["content"] for m in messages] + [reference]
+        result = redactor.redact_messages(texts, record["tenant"])  # again: fail closed
+        *contents, expected = result.texts
+        tags = ["feedback", "corrected" if record.get("correction") else "rated"]
+        tags.append(f"rating:{record['label']}")
+        out.cases.append(
+            EvalCase(
+                id=f"feedback-{record['request_id']}",
+                messages=[
+                    {"role": m["role"], "content": c}
+                    for m, c in zip(messages, contents, strict=True)
+                ],
+                expected=expected,
+                checks=[{"type": "similarity"}],
+                tags=tags,
+            )
+        )
+    return out
