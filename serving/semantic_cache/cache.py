@@ -96,6 +96,10 @@ class SemanticCache:
             self._tenants = cached = (policy_set, table)
         return cached[1].get(tenant)
 
+    @property
+    def guard(self) -> tuple[int | None, float]:
+        return self.settings.edit_max_changes, self.settings.edit_min_shared
+
     def threshold(self, opt_in: TenantCache) -> float:
         return opt_in.similarity_threshold or self.settings.similarity_threshold
 
@@ -130,7 +134,7 @@ class SemanticCache:
         with index.lock:
             index.sync()
             hit, best = index.search(
-                vector, question, threshold, self.settings.candidates, self.settings.edit_overlap
+                vector, question, threshold, self.settings.candidates, self.guard
             )
             return hit, best, index.gen or 0
 

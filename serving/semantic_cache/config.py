@@ -29,13 +29,20 @@ class CacheSettings(BaseModel):
         description="Least cosine similarity between the redacted question and a cached one "
         "for a hit (bench/cache.py chooses it on its tuning split).",
     )
-    edit_overlap: float | None = Field(
-        0.6,
+    edit_max_changes: int | None = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Edit guard: a question that is a cached one with at most this many runs of "
+        "words inserted, deleted or replaced (`... for an adult?` → `... for a child?`) asks "
+        "something else, however similar; null turns the guard off (bench/cache.py).",
+    )
+    edit_min_shared: float = Field(
+        0.4,
         gt=0,
         le=1,
-        description="Edit guard: a cached question that differs from the new one in some content "
-        "words while sharing at least this share of the smaller one's is a different question "
-        "(`adult` → `child`), not a hit; null turns the guard off (bench/cache.py).",
+        description="Edit guard: ... when the unchanged words are at least this share of the "
+        "shorter question.",
     )
     ttl_s: float = Field(86_400.0, gt=0, description="Seconds an entry lives after it was stored.")
     max_entries: int = Field(

@@ -62,7 +62,7 @@ class Entry:
     completion_tokens: int
     context: str  # digest of what must match exactly (keys.Question.context)
     needs: frozenset[str]  # placeholders the answer uses
-    terms: frozenset[str] = frozenset()  # digests of the question's content words
+    terms: tuple[str, ...] = ()  # digests of the question's words, in order
 
     def encode(self) -> bytes:
         return json.dumps(
@@ -74,7 +74,7 @@ class Entry:
                 "c": self.completion_tokens,
                 "x": self.context,
                 "n": sorted(self.needs),
-                "w": sorted(self.terms),
+                "w": list(self.terms),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -92,7 +92,7 @@ class Entry:
             int(data["c"]),
             str(data["x"]),
             frozenset(data["n"]),
-            frozenset(data.get("w", ())),
+            tuple(data.get("w", ())),
         )
 
 

@@ -37,7 +37,7 @@ class Hit:
 class _Meta:
     context: str
     needs: frozenset[str]
-    terms: frozenset[str]
+    terms: tuple[str, ...]
 
 
 class ScopeIndex:
@@ -118,11 +118,12 @@ class ScopeIndex:
         question: Question,
         threshold: float,
         k: int,
-        overlap: float | None,
+        guard: tuple[int | None, float] = (None, 1.0),
     ) -> tuple[Hit | None, float | None]:
         """The best entry at or above ``threshold`` with the same context, whose placeholders the
-        request has and which is no minimal edit of the question (``keys.is_edit``), read back
-        from the store; and the best similarity seen (None: empty)."""
+        request has and of which the question is no slot edit (``terms.is_edit``; ``guard`` is
+        ``(max_changes, min_shared)``), read back from the store; and the best similarity seen
+        (None: empty)."""
         context, have = question.context, question.have
         if not self.meta:
             return None, None
@@ -136,7 +137,7 @@ class ScopeIndex:
             meta = self.meta.get(int(number))
             if meta is None or meta.context != context or not meta.needs <= have:
                 continue
-            if is_edit(question.terms, meta.terms, overlap):
+            if is_edit(question.terms, meta.terms, *guard):
                 continue
             raw = self.store.get(NS, entry_key(self.scope, int(number)))
             if raw is None:

@@ -7,11 +7,11 @@
 - The **context**: everything else that shapes the answer and must match exactly — the earlier
   messages (system prompt, rendered template, history) in redacted form, the route, and the
   sampling and output settings — as one SHA-256 digest.
-- The **terms** of the question: its content words (stop words dropped, plural ``s`` cut), each
-  kept only as a short SHA-256 digest. A cached question that shares most of its terms with the
-  new one but swaps some (``adult`` → ``child``, ``credit`` → ``debit``) is a *minimal edit* and
-  most likely a different question, however close the embeddings are: the edit guard refuses it
-  (``cache.edit_overlap``; bench/cache.py measured why, docs/cache.md).
+- The **terms** of the question: its words in order (plural ``s`` cut), each kept only as a short
+  SHA-256 digest. A new question that is a cached one with a slot changed (``adult`` → ``child``,
+  ``credit`` → ``debit``, a clause added) most likely asks something else, however close the
+  embeddings are: the edit guard refuses it (``cache.edit_max_changes``/``edit_min_shared``;
+  bench/cache.py measured why, docs/cache.md).
 - The **placeholders** a text uses (``[PERSON_1]``, normalized as restore reads them): a cached
   answer may be served only to a request that has every placeholder the answer uses, so a hit is
   always restored with the current request's own values.

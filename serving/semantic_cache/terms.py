@@ -4,22 +4,17 @@ becomes a question."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from privacy.pseudonymize import PLACEHOLDER_RE, _norm_key
 
 __all__ = ["Question", "is_edit", "placeholders", "scope_id", "terms", "token"]
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_STOP = frozenset(
-    """a an the of for to in on at by with from and or is are was were be been being am do does
-    did doing have has had i me my we our you your he she it its they them their this that these
-    those what which who whom whose when where why how can could should would may might must will
-    shall there here about into as if so than too very just any some all each much many more most
-    other such own same also only please tell get getting got""".split()  # noqa: SIM905
-)
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def token(*parts: str) -> str:
@@ -43,24 +38,35 @@ def placeholders(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def terms(text: str) -> frozenset[str]:
-    """The content words of ``text``, each as a 10-hex-digit digest (no text is kept)."""
-    out = set()
+def terms(text: str) -> tuple[str, ...]:
+    """The words of ``text`` in order (lower case, plural ``s`` cut), each as a 10-hex-digit
+    digest (no text is kept)."""
+    out = []
     for word in _WORD.findall(text.lower()):
-        if word in _STOP:
-            continue
         if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]
-        out.add(hashlib.sha256(word.encode()).hexdigest()[:10])
-    return frozenset(out)
+        out.append(hashlib.sha256(word.encode()).hexdigest()[:10])
+    return tuple(out)
 
 
-def is_edit(new: frozenset[str], cached: frozenset[str], overlap: float | None) -> bool:
-    """True when two questions differ in some terms while sharing at least ``overlap`` of the
-    smaller one's: a minimal edit (different question), not a rewording."""
-    if overlap is None or new == cached or not new or not cached:
+def is_edit(
+    new: Sequence[str], cached: Sequence[str], max_changes: int | None, min_shared: float
+) -> bool:
+    """True when one question is the other with a slot changed: at most ``max_changes``
+    inserted, deleted or replaced runs of words, in an otherwise identical word sequence that
+    keeps at least ``min_shared`` of the shorter one ("... for an adult?" → "... for a
+    child?"). Such a question asks something else. A rewording moves words around and changes
+    more runs, so the guard lets it through to the similarity threshold."""
+    if max_changes is None or not new or not cached or tuple(new) == tuple(cached):
         return False
-    return len(new & cached) >= overlap * min(len(new), len(cached))
+    matcher = difflib.SequenceMatcher(None, list(new), list(cached), autojunk=False)
+    changes = shared = 0
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            shared += i2 - i1
+        else:
+            changes += 1
+    return changes <= max_changes and shared >= min_shared * min(len(new), len(cached))
 
 
 @dataclass(frozen=True)
@@ -70,4 +76,4 @@ class Question:
     text: str  # the redacted last message / prompt: what is embedded
     context: str  # SHA-256 hex of everything else that must match exactly
     have: frozenset[str]  # placeholders the request carries
-    terms: frozenset[str] = frozenset()  # digests of the question's content words
+    terms: tuple[str, ...] = ()  # digests of the question's words, in order
