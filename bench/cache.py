@@ -276,6 +276,7 @@ async def main(requests: int, max_tokens: int, threads: int) -> None:
             "edit_guard": default_guard,
         },
         "heldout_at_defaults": heldout.score(defaults.similarity_threshold, default_guard),
+        "heldout_at_chosen": heldout.score(t, guard),
         "heldout_embedding_only": {  # the guard off, threshold chosen the same way on tuning
             str(th): heldout.score(th, (None, 1.0)) for th in (0.80, 0.85, 0.90, 0.95)
         },
