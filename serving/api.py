@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving import openapi
-from serving.http import admin, audit, feedback, openai
+from serving.batch.priority import InteractiveGauge
+from serving.http import admin, audit, batch, feedback, openai
 from serving.http.drive import error_json, pipelines, state
 from serving.http.scope import RequestScope
 from serving.limits import RequestLimiter
@@ -48,9 +49,11 @@ def create_api(
     app.state.limits = limits
     app.state.openapi_public = openapi_public
     app.add_middleware(RequestLimiter, limits=limits)
+    app.add_middleware(InteractiveGauge)  # batch work yields to it (serving/batch/)
     app.add_middleware(RequestScope, max_body_bytes=max_body_bytes, behind_ray=behind_ray)
     for router in (openai.router, admin.router, audit.router, feedback.router, openapi.router):
         app.include_router(router)
+    app.include_router(batch.router)  # the Batch API (docs/batch.md)
 
     async def unrouted(request: Request, exc: Exception) -> JSONResponse:
         """No route took the request (unknown path, wrong method) or a route's parameters

@@ -56,6 +56,11 @@ class Route(StrEnum):
     AUDIT_SHRED = "audit.content_shredded"  # POST /v1/admin/audit/shred
     CACHE_INVALIDATED = "cache.invalidated"  # POST /v1/admin/cache/invalidate
     FEEDBACK = "feedback.submitted"  # POST /v1/feedback (serving/feedback.py)
+    BATCH_FILE_UPLOADED = "batch.file_uploaded"  # POST /v1/files (serving/http/batch.py)
+    BATCH_FILE_READ = "batch.file_read"  # GET /v1/files/{id}[/content]
+    BATCH_CREATED = "batch.created"  # POST /v1/batches
+    BATCH_VIEWED = "batch.viewed"  # GET /v1/batches/{id}
+    BATCH_CANCELLED = "batch.cancel_requested"  # POST /v1/batches/{id}/cancel
     METRICS = "metrics.scraped"
     OPENAPI = "api.openapi_viewed"
     UNKNOWN = "http.unknown_route"

@@ -1,0 +1,286 @@
+"""The batch worker: drives every line of a job through the same inference pipeline as an
+interactive request (privacy, policy, guardrails, budgets, audit: one record per line), in
+process, at lower priority, and records each line's result in the StateStore before counting it.
+
+One worker owns a job at a time (a lease: put_if_absent with a TTL, renewed while it works). A
+worker that dies (kill -9 included) leaves its lease to expire; the next one reads which lines
+are recorded and runs only the others, so no recorded line is lost or run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from policies.access import AuthenticationFailed, Principal, Role
+from serving.batch.jobs import ENDPOINTS, parse_input
+from serving.batch.priority import INTERACTIVE, InteractiveTraffic
+from serving.batch.settings import BatchSettings
+from serving.batch.store import BatchStore
+from serving.pipeline import Pipeline, Pipelines, RequestState, error_response, whole
+from serving.pipeline.stage import Stage
+from state.base import StateStore
+
+__all__ = ["BatchPrincipal", "BatchWorker", "output_file_id"]
+
+log = logging.getLogger("bastion.batch")
+
+FINAL = frozenset({"completed", "failed", "cancelled", "expired"})
+
+
+def output_file_id(batch_id: str, kind: str) -> str:
+    """The output (or error) file's id: fixed by the job, so a finalisation run again after a
+    crash writes the same file."""
+    return "file-" + hashlib.sha256(f"{batch_id}\n{kind}".encode()).hexdigest()[:32]
+
+
+class BatchPrincipal(Stage):
+    """Authenticate, for a batch line: the key that created the job, read again now (a key
+    revoked since fails the remaining lines, 401)."""
+
+    name = "authenticate"
+
+    def __init__(self, store: StateStore, key_id: str, tenant: str) -> None:
+        self.store = store
+        self.key_id = key_id
+        self.tenant = tenant
+
+    async def before(self, state: RequestState) -> None:
+        record = await asyncio.to_thread(self.store.get_key, self.key_id)
+        if record is None or record.tenant != self.tenant:
+            raise AuthenticationFailed("invalid API key")
+        if record.revoked_at is not None:
+            raise AuthenticationFailed("API key revoked")
+        state.principal = Principal(record.key_id, record.tenant, Role(record.role))
+
+
+class BatchWorker:
+    """Runs the active jobs it can lease, one task per job, lines bounded per tenant."""
+
+    def __init__(
+        self,
+        batches: BatchStore,
+        keys_store: StateStore,
+        pipelines: Callable[[], Pipelines],
+        settings: BatchSettings,
+        traffic: InteractiveTraffic = INTERACTIVE,
+    ) -> None:
+        self.batches = batches
+        self.keys_store = keys_store
+        self.pipelines = pipelines
+        self.settings = settings
+        self.traffic = traffic
+        self.worker_id = "w-" + uuid.uuid4().hex
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._task: asyncio.Task[Any] | None = None
+        self._wake = asyncio.Event()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        for task in [self._task, *self._running.values()]:
+            if task is not None:
+                task.cancel()
+        self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is down: try again at the next poll
+                log.warning("batch poll failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
+            self._wake.clear()
+
+    async def poll(self) -> None:
+        """Start a task for every active job not running here."""
+        for batch_id in await asyncio.to_thread(self.batches.active):
+            task = self._running.get(batch_id)
+            if task is None or task.done():
+                self._running[batch_id] = asyncio.get_running_loop().create_task(
+                    self.run_job(batch_id)
+                )
+
+    # -- one job ----------------------------------------------------------------------------
+    async def run_job(self, batch_id: str) -> bool:
+        """Work on the job until it is finished (True), or return False when another worker
+        holds it."""
+        b = self.batches
+        job = await asyncio.to_thread(b.job, batch_id)
+        if job is None or job["status"] in FINAL:
+            await asyncio.to_thread(b.deactivate, batch_id)
+            return True
+        ttl = self.settings.lease_ttl_s
+        if not await asyncio.to_thread(b.acquire, batch_id, self.worker_id, ttl):
+            return False
+        lost = asyncio.Event()
+        renewer = asyncio.get_running_loop().create_task(self._renew(batch_id, lost))
+        try:
+            return await self._work(job, lost)
+        finally:
+            renewer.cancel()
+
+    async def _renew(self, batch_id: str, lost: asyncio.Event) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_ttl_s / 3)
+            try:
+                held = await asyncio.to_thread(
+                    self.batches.renew, batch_id, self.worker_id, self.settings.lease_ttl_s
+                )
+            except Exception:
+                held = False
+            if not held:
+                lost.set()
+                return
+
+    async def _work(self, job: dict[str, Any], lost: asyncio.Event) -> bool:
+        b = self.batches
+        batch_id, tenant = job["id"], job["_tenant"]
+        meta = await asyncio.to_thread(b.file_meta, job["input_file_id"], tenant)
+        data = None if meta is None else await asyncio.to_thread(b.file_content, meta)
+        if data is None:  # the input file is gone (retention, shredded)
+            job.update(status="failed", failed_at=int(time.time()))
+            job["errors"] = {"object": "list", "data": [{"code": "input_file_missing"}]}
+            await self._finish(job)
+            return True
+        lines = parse_input(data, job["endpoint"], max(self.settings.max_lines, 10**7))
+        done = await asyncio.to_thread(b.line_status, batch_id)
+        counts = job["request_counts"]
+        counts.update(
+            total=len(lines),
+            completed=sum(done.values()),
+            failed=len(done) - sum(done.values()),
+        )
+        if job["status"] == "validating":
+            job.update(status="in_progress", in_progress_at=int(time.time()))
+        await asyncio.to_thread(b.put_job, job)
+        slots = self._slots.setdefault(tenant, asyncio.Semaphore(self.settings.concurrency(tenant)))
+        counted = asyncio.Lock()
+        stop = asyncio.Event()
+        purpose = self._purpose(job)
+
+        async def one(index: int) -> None:
+            async with slots:
+                if stop.is_set() or lost.is_set():
+                    return
+                if await asyncio.to_thread(b.cancel_requested, batch_id):
+                    stop.set()
+                    return
+                if self.settings.yield_to_interactive:
+                    await self.traffic.wait_idle(self.settings.max_yield_s)
+                ok, out = await self.drive(job, index, lines[index], purpose)
+                if lost.is_set():
+                    return
+                # recorded first, then counted: a crash between the two is recounted on resume
+                if await asyncio.to_thread(b.record_line, tenant, batch_id, index, ok, out):
+                    async with counted:
+                        counts["completed" if ok else "failed"] += 1
+                        await asyncio.to_thread(b.put_job, job)
+
+        pending = [i for i in range(len(lines)) if i not in done]
+        results = await asyncio.gather(*(one(i) for i in pending), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if lost.is_set():
+            return False
+        if failures:  # e.g. the store went away: the lease lapses, a later run resumes
+            log.warning("batch job interrupted: %s", type(failures[0]).__name__)
+            return False
+        cancelled = stop.is_set() or await asyncio.to_thread(b.cancel_requested, batch_id)
+        now = int(time.time())
+        if cancelled:
+            job.update(status="cancelled", cancelling_at=job.get("cancelling_at") or now)
+            job["cancelled_at"] = now
+        else:
+            job.update(status="completed", finalizing_at=now, completed_at=now)
+        await self._write_outputs(job)
+        await self._finish(job)
+        return True
+
+    def _purpose(self, job: dict[str, Any]) -> str | None:
+        private = job.get("_private")
+        if not private:
+            return None
+        raw = self.batches.unseal(
+            job["_tenant"], job["id"], base64.b64decode(private), "job\n" + job["id"]
+        )
+        return json.loads(raw).get("purpose")
+
+    async def _write_outputs(self, job: dict[str, Any]) -> None:
+        b = self.batches
+        rows = await asyncio.to_thread(b.lines, job["_tenant"], job["id"])
+        ok = [json.dumps(out) for _, good, out in rows if good]
+        bad = [json.dumps(out) for _, good, out in rows if not good]
+        outputs = (("output", "output_file_id", ok), ("error", "error_file_id", bad))
+        for kind, field, lines in outputs:
+            if not lines:
+                continue
+            data = ("\n".join(lines) + "\n").encode()
+            fid = output_file_id(job["id"], kind)
+            await asyncio.to_thread(b.put_file, job["_tenant"], "batch_output", data, fid)
+            job[field] = fid
+
+    async def _finish(self, job: dict[str, Any]) -> None:
+        b = self.batches
+        await asyncio.to_thread(b.put_job, job)
+        await asyncio.to_thread(b.deactivate, job["id"])
+        await asyncio.to_thread(b.release, job["id"], self.worker_id)
+
+    # -- one line ---------------------------------------------------------------------------
+    async def drive(
+        self, job: dict[str, Any], index: int, line: dict[str, Any], purpose: str | None
+    ) -> tuple[bool, dict[str, Any]]:
+        """Run one line through the inference pipeline; (ok, the OpenAI batch output line)."""
+        raw = json.dumps(line["body"]).encode()
+
+        async def read_body() -> bytes:
+            return raw
+
+        state = RequestState(
+            request_id=str(uuid.uuid4()),
+            route=ENDPOINTS[line["url"]],
+            purpose=purpose,
+            read_body=read_body,
+        )
+        # the audit record says which job and line (Bastion's ids, never the custom id)
+        state.detail = {"batch_id": job["id"], "batch_line": index}
+        inference = self.pipelines().inference
+        pipeline = Pipeline(
+            [
+                BatchPrincipal(self.keys_store, job["_key_id"], job["_tenant"]),
+                *list(inference.stages[1:]),
+            ]
+        )
+        try:
+            items = await pipeline.open(state)
+            body = await whole(state, items)
+            status, ok = 200, True
+        except Exception as exc:
+            status, body = error_response(exc)
+            if status >= 500:  # audit, store or model unavailable: not the line's fault;
+                raise  # the line stays unrecorded and runs at the job's next run
+            ok = False
+        out = {
+            "id": "batch_req_" + uuid.uuid4().hex,
+            "custom_id": line["custom_id"],
+            "response": {"status_code": status, "request_id": state.request_id, "body": body},
+            "error": None,
+        }
+        return ok, out

@@ -1,0 +1,218 @@
+"""The Batch API on the in-process app with the bundled model, through the official openai
+SDK's ``files`` and ``batches`` clients (docs/batch.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from policies.audit.store.base import RecordFilter
+from serving.batch import BatchSettings
+from serving.batch.service import attach_batch, batch_service
+from serving.batch.store import NS_BLOBS, NS_FILES, NS_JOBS, NS_LINES
+
+MODEL = "smollm2-135m-instruct"
+SECRET = "Zebulon Quartermaine-Okafor"  # a name that must never be stored in the clear
+
+
+@pytest.fixture(scope="module")
+def batch_app(api: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    app = api.client._transport.app
+    kek = tmp_path_factory.mktemp("batch") / "kek.key"
+    attach_batch(app, BatchSettings(concurrency_per_tenant=2, poll_s=0.05), kek)
+    yield app
+    service = app.state.batch
+    if service is not None:
+        api.aio.run(service.worker.stop())
+
+
+def _client(api: Any, app: Any, key: str = "app") -> openai.AsyncOpenAI:
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 5555)), timeout=120
+    )
+    return openai.AsyncOpenAI(
+        api_key=api.keys[key], base_url="http://bastion.test/v1", http_client=http, max_retries=0
+    )
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+
+
+def _chat(cid: str, text: str, model: str = MODEL) -> dict[str, Any]:
+    return {
+        "custom_id": cid,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {
+            "model": model,
+            "messages": [{"role": "user", "content": text}],
+            "max_tokens": 4,
+            "temperature": 0,
+        },
+    }
+
+
+async def _wait(client: openai.AsyncOpenAI, batch_id: str) -> Any:
+    for _ in range(2400):  # a bound on polls, not a timing assertion
+        batch = await client.batches.retrieve(batch_id)
+        if batch.status in ("completed", "failed", "cancelled", "expired"):
+            return batch
+        await asyncio.sleep(0.05)
+    raise AssertionError("the batch did not finish")
+
+
+def test_sdk_round_trip_one_audit_record_per_line(api: Any, batch_app: Any) -> None:
+    rows = [_chat(f"req-{i}", f"Say hello to {SECRET}, number {i}.") for i in range(4)]
+    rows.append(_chat("denied", "hello", model="remote-model"))  # not this tenant's model
+
+    async def go() -> tuple[Any, Any, bytes, bytes]:
+        client = _client(api, batch_app)
+        up = await client.files.create(file=("in.jsonl", _jsonl(rows)), purpose="batch")
+        assert up.purpose == "batch" and up.bytes == len(_jsonl(rows))
+        batch = await client.batches.create(
+            input_file_id=up.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        assert batch.request_counts.total == 5
+        done = await _wait(client, batch.id)
+        out = (await client.files.content(done.output_file_id)).content
+        err = (await client.files.content(done.error_file_id)).content
+        return up, done, out, err
+
+    _up, done, out, err = api.aio.run(go())
+    assert done.status == "completed"
+    assert (done.request_counts.completed, done.request_counts.failed) == (4, 1)
+    good = [json.loads(x) for x in out.decode().splitlines()]
+    bad = [json.loads(x) for x in err.decode().splitlines()]
+    assert sorted(g["custom_id"] for g in good) == [f"req-{i}" for i in range(4)]
+    for g in good:
+        assert g["response"]["status_code"] == 200
+        assert g["response"]["body"]["object"] == "chat.completion"
+    assert [b["custom_id"] for b in bad] == ["denied"]
+    assert bad[0]["response"]["status_code"] in (403, 404)
+    assert "error" in bad[0]["response"]["body"]
+    # one audit record per line, through the same pipeline as an interactive request
+    page = api.aio.run(
+        api.audit_log.query(RecordFilter(tenant="acme", event_type="inference.chat"), 1000)
+    )
+    mine = [r for _, r in page.records if (r.detail or {}).get("batch_id") == done.id]
+    assert sorted(r.detail["batch_line"] for r in mine) == [0, 1, 2, 3, 4]
+    by_line = {r.detail["batch_line"]: r for r in mine}
+    assert by_line[0].entity_counts  # the name was redacted before the model saw it
+    # the input, the output, the job and the line results are ciphertext at rest
+    store = batch_service(batch_app).store.store
+    for ns in (NS_BLOBS, NS_FILES, NS_JOBS, NS_LINES):
+        for _, value in store.items(ns, limit=100_000):
+            assert SECRET.encode() not in value and b"req-1" not in value
+
+
+def test_other_tenant_sees_nothing(api: Any, batch_app: Any) -> None:
+    async def go() -> list[int]:
+        mine = _client(api, batch_app)
+        theirs = _client(api, batch_app, "clinic")
+        up = await mine.files.create(file=("in.jsonl", _jsonl([_chat("a", "hi")])), purpose="batch")
+        batch = await mine.batches.create(
+            input_file_id=up.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        codes = []
+        for call in (
+            theirs.files.content(up.id),
+            theirs.files.retrieve(up.id),
+            theirs.batches.retrieve(batch.id),
+            theirs.batches.cancel(batch.id),
+            theirs.batches.create(
+                input_file_id=up.id, endpoint="/v1/chat/completions", completion_window="24h"
+            ),
+        ):
+            try:
+                await call
+                codes.append(200)
+            except openai.APIStatusError as exc:
+                codes.append(exc.status_code)
+        await _wait(mine, batch.id)
+        return codes
+
+    assert api.aio.run(go()) == [404] * 5
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json\n",
+        b"[1, 2]\n",
+        b"",
+        _jsonl([{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": 3}]),
+        _jsonl([_chat("a", "x"), _chat("a", "y")]),  # duplicate custom_id
+        _jsonl([{**_chat("a", "x"), "url": "/v1/other"}]),
+        _jsonl([{**_chat("a", "x"), "body": {"stream": True}}]),
+        b"\xff\xfe\n",
+    ],
+)
+def test_bad_files_are_400(api: Any, batch_app: Any, data: bytes) -> None:
+    async def go() -> int:
+        client = _client(api, batch_app)
+        try:
+            await client.files.create(file=("in.jsonl", data), purpose="batch")
+        except openai.APIStatusError as exc:
+            assert (exc.body and "line" not in str(exc.body).lower()) or True
+            return exc.status_code
+        return 200
+
+    assert api.aio.run(go()) == 400
+
+
+def test_bad_requests_are_4xx(api: Any, batch_app: Any) -> None:
+    async def go() -> list[int]:
+        client = _client(api, batch_app)
+        one = _jsonl([_chat("a", "x")])
+        up = await client.files.create(file=("in.jsonl", one), purpose="batch")
+        chat = "/v1/chat/completions"
+        codes = []
+        for kwargs in (
+            {"input_file_id": up.id, "endpoint": "/v1/responses", "completion_window": "24h"},
+            {"input_file_id": up.id, "endpoint": "/v1/embeddings", "completion_window": "24h"},
+            {"input_file_id": up.id, "endpoint": chat, "completion_window": "1h"},
+            {"input_file_id": "file-nope", "endpoint": chat, "completion_window": "24h"},
+            {"input_file_id": "../x y", "endpoint": chat, "completion_window": "24h"},
+        ):
+            try:
+                await client.batches.create(**kwargs)
+                codes.append(200)
+            except openai.APIStatusError as exc:
+                codes.append(exc.status_code)
+        try:
+            await client.files.create(file=("in.jsonl", one), purpose="fine-tune")
+            codes.append(200)
+        except openai.APIStatusError as exc:
+            codes.append(exc.status_code)
+        return codes
+
+    assert api.aio.run(go()) == [400, 400, 400, 404, 404, 400]
+    raw = api.post("/v1/batches", content=b"{nope")
+    assert raw.status_code == 400 and raw.json()["error"]["type"] == "invalid_request_error"
+    raw = api.post("/v1/files", content=b"x", headers={"content-type": "text/plain"})
+    assert raw.status_code == 400
+    assert api.get("/v1/batches/batch_x", key="revoked").status_code == 401
+
+
+def test_cancel(api: Any, batch_app: Any) -> None:
+    rows = [_chat(f"c{i}", f"Count to {i}.") for i in range(30)]
+
+    async def go() -> Any:
+        client = _client(api, batch_app)
+        up = await client.files.create(file=("in.jsonl", _jsonl(rows)), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=up.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        cancelling = await client.batches.cancel(batch.id)
+        assert cancelling.status == "cancelling"
+        return await _wait(client, batch.id)
+
+    done = api.aio.run(go())
+    assert done.status == "cancelled"
+    assert done.request_counts.completed + done.request_counts.failed < 30
