@@ -340,6 +340,11 @@ class Ingress:
         api.state.policy_reloader = self.reloader
         api.state.audit = self.audit
         api.state.cluster_metrics = self.metrics
+        from serving.batch.service import attach_batch
+
+        # the Batch API and its worker (docs/batch.md); files sealed under the audit KEK
+        cfg = self.settings
+        attach_batch(api, cfg.batch, cfg.audit.resolve_kek_file(cfg.data_dir))
         api.add_middleware(ReplicaHeader, replica=_replica_id())
         return api
 

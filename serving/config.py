@@ -20,6 +20,7 @@ from models.registry import RegistryConfig
 from policies.audit.config import AuditConfig
 from policies.usage import CostModel, UsageSettings
 from privacy.config import PrivacyConfig
+from serving.batch.settings import BatchSettings
 from serving.semantic_cache.config import CacheSettings
 
 __all__ = [
@@ -258,6 +259,10 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(
         default_factory=CacheSettings,
         description="Semantic cache; tenants opt in by policy (docs/cache.md).",
+    )
+    batch: BatchSettings = Field(
+        default_factory=BatchSettings,
+        description="Batch API: concurrency, priority, retention (docs/batch.md).",
     )
 
     @classmethod
