@@ -147,9 +147,12 @@ class BuiltAnalyzer:
         self.nlp_engine = _nlp_engine(self.nlp)
         recognizers = load_recognizers(frozenset(entities), regex_timeout_s)
         self.pattern_recognizers = [r for r in recognizers if r.name != "spacy_ner"]
-        self.recognizers = recognizers
-        # The learned detector runs once per batch (``learned_spans``), not per chunk.
+        # The learned detector runs once per batch (``detect``), not per chunk. It is
+        # en_core_web_sm's NER fine-tuned, so when it is on it also supplies the entities the
+        # recognizers read (vetoes: ORG, FAC, PRODUCT ...) and its own PERSON / GPE spans stand
+        # in for spaCy's: one model pass per text instead of two.
         self.learned = learned_recognizer(learned)
+        self.recognizers = recognizers if self.learned is None else self.pattern_recognizers
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self.engine = AnalyzerEngine(
             registry=registry,
@@ -183,6 +186,31 @@ class BuiltAnalyzer:
                         for e in ents
                     )
         return [sorted(f, key=lambda e: e.start_char) for f in found]
+
+    def detect(
+        self, texts: list[str], deadline: float
+    ) -> tuple[list[list[NerEntity]], list[list[Any]] | None]:
+        """The model pass over ``texts``: the entities the recognizers read (artifacts) and the
+        learned detector's validated spans (None when it is off). One pass of the learned model
+        when it is on, else spaCy's NER on windows. Raises RedactionError past ``deadline``."""
+        if self.learned is None:
+            return self.ner_entities(texts, deadline), None
+        from privacy.recognizers.learned_checks import check_learned
+
+        raw = self.learned.raw_batch(texts, deadline=deadline)
+        ner = [
+            sorted(
+                {
+                    NerEntity(label, start, end)
+                    for label, start, end in ents
+                    if label in _KEPT_LABELS
+                },
+                key=lambda e: (e.start_char, e.end_char),
+            )
+            for ents in raw
+        ]
+        found = self.learned.results_from_raw(texts, raw)
+        return ner, [check_learned(t, rs) for t, rs in zip(texts, found, strict=True)]
 
     def learned_spans(self, texts: list[str], deadline: float) -> list[list[Any]] | None:
         """The learned detector's validated spans for each text (None when it is off).

@@ -172,9 +172,12 @@ class Redactor:
             (r, m) for r, texts in enumerate(batch) if r not in failures for m in range(len(texts))
         ]
         deadline = started + self.config.timeout_s
+        learned: dict[tuple[int, int], list[Any]] = {}
         try:
-            ents = analyzer.ner_entities([batch[r][m] for r, m in keys], deadline)
+            ents, spans_l = analyzer.detect([batch[r][m] for r, m in keys], deadline)
             ner: dict[tuple[int, int], list[Any]] | None = dict(zip(keys, ents, strict=True))
+            if spans_l is not None:
+                learned = dict(zip(keys, spans_l, strict=True))
         except RedactionError as exc:
             ner = None
             failures.update({r: exc for r, _ in keys})
@@ -186,22 +189,6 @@ class Redactor:
                 else:
                     degraded.add(r)
             logger.warning("privacy NER failed: %s", type(exc).__name__)
-
-        learned: dict[tuple[int, int], list[Any]] = {}
-        live = [k for k in keys if k[0] not in failures]
-        try:
-            spans_l = analyzer.learned_spans([batch[r][m] for r, m in live], deadline)
-            if spans_l is not None:
-                learned = dict(zip(live, spans_l, strict=True))
-        except RedactionError as exc:
-            failures.update({r: exc for r, _ in live})
-        except Exception as exc:
-            for r in {r for r, _ in live}:
-                if self._effective_for(tenants[r]).fail_closed:
-                    failures[r] = RedactionError(f"learned detector failed ({type(exc).__name__})")
-                else:
-                    degraded.add(r)
-            logger.warning("privacy learned detector failed: %s", type(exc).__name__)
 
         found: dict[tuple[int, int], list[Span]] = {}
         for (r, m), results in learned.items():

@@ -155,19 +155,27 @@ class LearnedRecognizer(EntityRecognizer):
         """Entities of each text, the texts' pieces through ``nlp.pipe`` in batches.
         ``deadline`` (a ``time.monotonic()`` value): RedactionError once it has passed, checked
         between batches (fail closed)."""
-        wanted = set(self.supported_entities) & set(entities or self.supported_entities)
+        raw = self.raw_batch(texts, batch_size=batch_size, deadline=deadline)
+        return self.results_from_raw(texts, raw, entities)
+
+    def raw_batch(
+        self, texts: Sequence[str], batch_size: int = 32, deadline: float | None = None
+    ) -> list[list[tuple[str, int, int]]]:
+        """Every entity the model finds in each text, all labels (the base model's ORG, FAC,
+        PRODUCT ... too), as (label, start, end) in the text's coordinates. One pass: the
+        analyzer reads both the learned spans and spaCy's entities from it."""
         where: dict[str, list[tuple[int, int]]] = {}
         for i, text in enumerate(texts):
             for start, end in _pieces(text):
                 where.setdefault(text[start:end], []).append((i, start))
-        results: list[list[RecognizerResult]] = [[] for _ in texts]
-        if not where or not wanted:
-            return results
+        raw: list[list[tuple[str, int, int]]] = [[] for _ in texts]
+        if not where:
+            return raw
         load_model()
         unique = list(where)
         found: list[list[tuple[str, int, int]]] = []
         with _lock:
-            nlp, labels = _state["nlp"], _state["labels"]
+            nlp = _state["nlp"]
             for b in range(0, len(unique), batch_size):
                 if deadline is not None and time.monotonic() > deadline:
                     raise RedactionError("detection exceeded timeout_s in the learned detector")
@@ -177,29 +185,43 @@ class LearnedRecognizer(EntityRecognizer):
             if _state["pieces"] >= _REFRESH_AFTER:
                 _state["nlp"] = _load_from_disk()
                 _state["pieces"] = 0
-        seen: list[set[tuple[str, int, int]]] = [set() for _ in texts]
         for piece, ents in zip(unique, found, strict=True):
+            for i, offset in where[piece]:
+                raw[i].extend((label, start + offset, end + offset) for label, start, end in ents)
+        return raw
+
+    def results_from_raw(
+        self,
+        texts: Sequence[str],
+        raw: Sequence[Sequence[tuple[str, int, int]]],
+        entities: Sequence[str] | None = None,
+    ) -> list[list[RecognizerResult]]:
+        """The Bastion entities among ``raw`` (see ``raw_batch``), trimmed and shape-checked."""
+        wanted = set(self.supported_entities) & set(entities or self.supported_entities)
+        if raw and "labels" not in _state:
+            load_model()
+        labels = _state.get("labels", _DEFAULT_LABELS)
+        results: list[list[RecognizerResult]] = [[] for _ in texts]
+        for i, (text, ents) in enumerate(zip(texts, raw, strict=True)):
+            seen: set[tuple[str, int, int]] = set()
             for label, start, end in ents:
                 entity = labels.get(label)
                 if entity is None or entity not in wanted:
                     continue
-                while start < end and piece[start] in _TRIM:
+                while start < end and text[start] in _TRIM:
                     start += 1
-                while end > start and piece[end - 1] in _TRIM:
+                while end > start and text[end - 1] in _TRIM:
                     end -= 1
-                if entity != "ADDRESS" and piece[end - 2 : end] in ("'s", "\u2019s"):
+                if entity != "ADDRESS" and text[end - 2 : end] in ("'s", "\u2019s"):
                     end -= 2
-                kept = _validated_end(piece[start:end], entity)
+                kept = _validated_end(text[start:end], entity)
                 if not kept:
                     continue
-                end = start + kept
-                for i, offset in where[piece]:
-                    key = (entity, start + offset, end + offset)
-                    if key not in seen[i]:
-                        seen[i].add(key)
-                        results[i].append(self._result(*key))
-        for r in results:
-            r.sort(key=lambda x: (x.start, x.end))
+                key = (entity, start, start + kept)
+                if key not in seen:
+                    seen.add(key)
+                    results[i].append(self._result(*key))
+            results[i].sort(key=lambda x: (x.start, x.end))
         return results
 
     def _result(self, entity: str, start: int, end: int) -> RecognizerResult:

@@ -222,13 +222,14 @@ def test_a_scanner_scans_one_answer() -> None:
 
 
 def test_fail_open_tenant_scans_with_patterns_and_says_so(redactor: Redactor, monkeypatch) -> None:
-    # Fault injection: spaCy failing at run time cannot be caused with a real input.
+    # Fault injection: the model pass (spaCy) failing at run time cannot be caused with a real
+    # input.
     def broken(texts, deadline, batch=64):
         raise MemoryError("simulated")
 
     shared = Redactor(PrivacyConfig(tenants={"open": TenantPrivacyConfig(fail_closed=False)}))
     shared._analyzer = redactor._get_analyzer()
-    monkeypatch.setattr(shared._analyzer, "ner_entities", broken)
+    monkeypatch.setattr(shared._analyzer, "detect", broken)
     scanner = scanner_for(shared, "open")
     assert scanner is not None and not scanner.degraded
     out = scanner.redact_whole("Please call 617-555-0148 today, thanks.")

@@ -95,11 +95,12 @@ def test_entity_subset_per_tenant(tenant_redactor: Redactor) -> None:
 
 
 def test_fail_open_tenant_degrades_to_patterns(tenant_redactor: Redactor, monkeypatch) -> None:
-    # Fault injection: spaCy failing at run time cannot be caused with a real input.
+    # Fault injection: the model pass (spaCy) failing at run time cannot be caused with a real
+    # input.
     def broken(texts, deadline, batch=64):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(tenant_redactor._analyzer, "ner_entities", broken)
+    monkeypatch.setattr(tenant_redactor._analyzer, "detect", broken)
     result = tenant_redactor.redact_messages(MESSAGES, tenant="open")
     assert result.degraded and "00482913" not in result.texts[1]
     with pytest.raises(RedactionError) as err:

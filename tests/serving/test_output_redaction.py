@@ -156,14 +156,15 @@ def _degraded(stage: str) -> float:
 
 
 def test_degraded_detection_is_recorded_and_counted(aio, redactor, monkeypatch) -> None:
-    # Fault injection: spaCy failing at run time cannot be caused with a real input.
+    # Fault injection: the model pass (spaCy) failing at run time cannot be caused with a real
+    # input.
     def broken(texts, deadline, batch=64):
         raise MemoryError("simulated")
 
     config = PrivacyConfig(tenants={"open": TenantPrivacyConfig(fail_closed=False)})
     shared = Redactor(config)
     shared._analyzer = redactor._get_analyzer()
-    monkeypatch.setattr(shared._analyzer, "ner_entities", broken)
+    monkeypatch.setattr(shared._analyzer, "detect", broken)
     request = protocol.ChatCompletionRequest.model_validate(
         {"model": MODEL, "messages": [{"role": "user", "content": "Call Ana at 617-555-0100."}]}
     )
