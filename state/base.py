@@ -143,10 +143,11 @@ class StateStore(Protocol):
         """The counter's value; 0 when absent or expired."""
 
     # --- atomic claims: budgets, rate limits, usage ledger (state/claims.py) ---------------
-    def reserve(self, claims: Sequence[Claim]) -> int | None:
+    def reserve(self, claims: Sequence[Claim], values: list[int] | None = None) -> int | None:
         """In one transaction: if every claim with a limit fits (live value + amount <=
-        limit), add every amount and return None; otherwise change nothing and return the
-        index of the first claim that does not fit."""
+        limit), add every amount and return None (``values``, when given, receives each
+        counter's value after it); otherwise change nothing and return the index of the first
+        claim that does not fit."""
 
     def settle(self, claims: Sequence[Claim]) -> None:
         """In one transaction, add every amount; a negative amount gives back (never below

@@ -107,17 +107,30 @@ def precheck(claims: Sequence[Claim]) -> int | None:
     return None
 
 
-def reserve_claims(conn: _Conn, claims: Sequence[Claim], now: float, rewrite: Any = str) -> None:
+def reserve_claims(
+    conn: _Conn,
+    claims: Sequence[Claim],
+    now: float,
+    rewrite: Any = str,
+    values: list[int] | None = None,
+) -> None:
     """Apply ``claims`` on ``conn`` inside the caller's transaction; raises :class:`ClaimRefused`
-    (the caller rolls back) at the first claim that does not fit."""
+    (the caller rolls back) at the first claim that does not fit. ``values``, when given, is
+    filled with each counter's value after the reservation (in the order of ``claims``)."""
+    after = [0] * len(claims)
     for index, c in _ordered(claims):
         expires = _expiry(now, c.ttl_s)
         if c.limit is None:
-            conn.execute(rewrite(INCR), (c.namespace, c.key, int(c.amount), expires, now, now))
-            continue
-        args = (c.namespace, c.key, int(c.amount), expires, now, now, now, int(c.limit))
-        if conn.execute(rewrite(RESERVE), args).fetchone() is None:
-            raise ClaimRefused(index)
+            args: tuple = (c.namespace, c.key, int(c.amount), expires, now, now)
+            row = conn.execute(rewrite(INCR + " RETURNING value"), args).fetchone()
+        else:
+            args = (c.namespace, c.key, int(c.amount), expires, now, now, now, int(c.limit))
+            row = conn.execute(rewrite(RESERVE), args).fetchone()
+            if row is None:
+                raise ClaimRefused(index)
+        after[index] = int(row[0])
+    if values is not None:
+        values[:] = after
 
 
 def settle_claims(conn: _Conn, claims: Sequence[Claim], now: float, rewrite: Any = str) -> None:

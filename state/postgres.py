@@ -219,14 +219,14 @@ class PostgresStateStore:
         return int(rows[0][0]) if rows else 0
 
     # --- atomic claims (state/claims.py) --------------------------------------------------
-    def reserve(self, claims: Sequence[Claim]) -> int | None:
+    def reserve(self, claims: Sequence[Claim], values: list[int] | None = None) -> int | None:
         refused = claims_.precheck(claims)
         if refused is not None or not claims:
             return refused
         try:
             with self._use("w") as conn:
                 conn.execute(_ASYNC_COMMIT)
-                claims_.reserve_claims(conn, claims, time.time(), _pg)
+                claims_.reserve_claims(conn, claims, time.time(), _pg, values)
         except claims_.ClaimRefused as exc:
             return exc.index
         return None

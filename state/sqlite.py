@@ -197,20 +197,36 @@ class SqliteStateStore:
         return int(rows[0][0]) if rows else 0
 
     # --- atomic claims (state/claims.py) --------------------------------------------------
-    def reserve(self, claims: Sequence[Claim]) -> int | None:
+    @contextmanager
+    def _claims_tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction for counters, committed without an fsync (WAL, synchronous
+        NORMAL: a power cut can lose the last moments of counter increments, never corrupt
+        them); keys and policies keep synchronous=FULL."""
+        conn = self._conn()
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise StateUnavailable(f"state store write failed: {type(exc).__name__}") from exc
+        try:
+            with self._tx() as tx:
+                yield tx
+        finally:
+            conn.execute("PRAGMA synchronous=FULL")
+
+    def reserve(self, claims: Sequence[Claim], values: list[int] | None = None) -> int | None:
         refused = claims_.precheck(claims)
         if refused is not None or not claims:
             return refused
         try:
-            with self._tx() as conn:
-                claims_.reserve_claims(conn, claims, time.time())
+            with self._claims_tx() as conn:
+                claims_.reserve_claims(conn, claims, time.time(), values=values)
         except claims_.ClaimRefused as exc:
             return exc.index
         return None
 
     def settle(self, claims: Sequence[Claim]) -> None:
         if claims:
-            with self._tx() as conn:
+            with self._claims_tx() as conn:
                 claims_.settle_claims(conn, claims, time.time())
 
     def counters(

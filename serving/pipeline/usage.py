@@ -31,7 +31,7 @@ from typing import Protocol
 from models.engines.base import Delta, Usage
 from policies.budgets import BudgetExceeded, UsageLimits
 from policies.documents import PolicySet
-from policies.ratelimit import BUDGET_NS, Hold, plan, refusal
+from policies.ratelimit import Hold, plan, refusal
 from policies.usage import CostModel, RequestUsage, UsageSettings, ledger_claims
 from serving import protocol
 from serving.pipeline.redact import redacted
@@ -78,6 +78,7 @@ class Reservation:
     terms: ModelTerms
     day: str
     text: int = 0  # the prompt text's share of ``prompt`` (the rest: template overhead)
+    after: tuple[int, ...] = ()  # each held counter's value right after the reservation
     started: float = field(default_factory=time.perf_counter)
     settled: bool = False
 
@@ -187,11 +188,12 @@ class Meter(Stage):
         now = time.time()
         limits = control.limits(principal.tenant)
         holds: tuple[Hold, ...] = ()
+        after: list[int] = []
         if limits is not None:
             tokens = prompt + max_tokens
             planned = plan(limits, principal.tenant, principal.key_id, tokens, cost, now)
             holds = planned.holds
-            refused = control.store.reserve(planned.claims) if holds else None
+            refused = control.store.reserve(planned.claims, after) if holds else None
             if refused is not None:
                 hold = holds[refused]
                 error = refusal(hold, now)
@@ -201,7 +203,9 @@ class Meter(Stage):
                     USAGE_METRICS.limited(principal.tenant, hold.limit_name or "rate")
                 raise error
         day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
-        state.reservation = Reservation(holds, prompt, max_tokens, cost, model, terms, day, text)
+        state.reservation = Reservation(
+            holds, prompt, max_tokens, cost, model, terms, day, text, tuple(after)
+        )
 
     async def release(self, state: RequestState) -> None:
         """A later stage stopped the request before generation: give everything back."""
@@ -286,19 +290,20 @@ class Settle(Stage):
             # still carries the tokens and the cost
             log.error("could not settle a request's usage", extra={"complete": complete})
             return
-        self._watch(tenant, principal.key_id, reservation)
+        self._watch(tenant, principal.key_id, reservation, spent.tokens, cost)
 
-    def _watch(self, tenant: str, key_id: str, reservation: Reservation) -> None:
-        """Budget use after settling: the gauge, and the soft-threshold alert."""
+    def _watch(
+        self, tenant: str, key_id: str, reservation: Reservation, tokens: int, cost: int
+    ) -> None:
+        """Budget use after settling (the counter as reserved, corrected by this request's
+        actual amount; no extra read): the gauge, and the soft-threshold alert."""
         assert self.control is not None
-        for hold in reservation.holds:
+        for hold, value in zip(reservation.holds, reservation.after, strict=False):
             budget, period = hold.budget, hold.period
             if budget is None or period is None:
                 continue
-            try:
-                used = self.control.store.counter(BUDGET_NS, hold.claim.key)
-            except StateError:
-                continue
+            actual = cost if budget.unit == "currency" else tokens
+            used = max(value + actual - hold.claim.amount, 0)
             USAGE_METRICS.ratio(tenant, budget.id, used / budget.units)
             alert = Alert(tenant, budget, period, key_id if budget.scope == "key" else None, used)
             self.control.alerter.check(alert)

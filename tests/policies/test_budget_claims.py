@@ -24,6 +24,16 @@ def test_a_reservation_that_fits_adds_every_amount(store: StateStore) -> None:
     assert store.counter("usage", "t/requests") == 1
 
 
+def test_a_reservation_reports_the_values_after_it(store: StateStore) -> None:
+    store.settle([Claim("usage", "u", 5)])
+    values: list[int] = []
+    claims = [Claim("usage", "u", 2), Claim("budget", "b", 7, 10)]
+    assert store.reserve(claims, values) is None
+    assert values == [7, 7]
+    assert store.reserve([Claim("budget", "b", 7, 10)], values) == 0
+    assert values == [7, 7]  # untouched when refused
+
+
 def test_a_reservation_that_does_not_fit_changes_nothing(store: StateStore) -> None:
     assert store.reserve([Claim("budget", "a", 90, 100)]) is None
     refused = [Claim("budget", "b", 5, 10), Claim("budget", "a", 20, 100), Claim("usage", "n", 1)]
