@@ -9,7 +9,8 @@ Classifier part (the input guard's screen, in-process, CPU):
   the tuning family's figures are printed too, marked as a regression check (it trained the model);
 - latency per request: each held-out text screened as one request, uncached (the encoder's cache
   is off here), rules-only and rules+classifier alternating, ``--runs`` passes; also requests
-  carrying a long retrieved document (about 600 words). p50 / p99 in ms.
+  carrying a long retrieved document (720 words). p50 / p99 in ms, with torch's default number
+  of intra-op threads and with 1 thread, alternating pass by pass in the same run.
 
     .venv/bin/python bench/guardrails.py [--part classifier|structured|all] [--runs 3]
 """
@@ -82,43 +83,52 @@ def _ms(values: list[float]) -> dict[str, float]:
     }
 
 
-def _latency(runs: int) -> dict[str, Any]:
+def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
+    import torch
+
     shipped = load_classifier()
     uncached = InjectionClassifier(
         shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0)
     )
     texts, _ = load_split("heldout")
     uncached.screen(["warm up the model"], rules=False)
-    rules_t: list[float] = []
-    full_t: list[float] = []
-    doc_rules: list[float] = []
-    doc_full: list[float] = []
+    default_threads = torch.get_num_threads()
+    settings = [default_threads] if threads is None else [threads]
+    if threads is None and default_threads != 1:
+        settings.append(1)  # torch intra-op threads: the default and 1, alternating passes
+    out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "torch_threads": {}}
+    timings = {n: {k: [] for k in ("rules", "full", "doc_rules", "doc_full")} for n in settings}
     for _ in range(runs):
-        for text in texts:
-            start = time.perf_counter()
-            match_rules(text)
-            rules_t.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            # what the input guard does when no rule matches: rules, then the model
-            if match_rules(text) is None:
-                uncached.screen([text], rules=False)
-            full_t.append(time.perf_counter() - start)
-        for i in range(10):
-            request = [f"Summarize this document ({i}):", DOCUMENT]
-            start = time.perf_counter()
-            for part in request:
-                match_rules(part)
-            doc_rules.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            uncached.screen(request, rules=True)
-            doc_full.append(time.perf_counter() - start)
-    return {
-        "per_request_rules_only": _ms(rules_t),
-        "per_request_rules_and_classifier": _ms(full_t),
-        "long_document_rules_only": _ms(doc_rules),
-        "long_document_rules_and_classifier": _ms(doc_full),
-        "document_words": len(DOCUMENT.split()),
-    }
+        for n in settings:
+            torch.set_num_threads(n)
+            t = timings[n]
+            for text in texts:
+                start = time.perf_counter()
+                match_rules(text)
+                t["rules"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                # what the input guard does: rules, then the model when no rule matched
+                if match_rules(text) is None:
+                    uncached.screen([text], rules=False)
+                t["full"].append(time.perf_counter() - start)
+            for i in range(10):
+                request = [f"Summarize this document ({i}):", DOCUMENT]
+                start = time.perf_counter()
+                for part in request:
+                    match_rules(part)
+                t["doc_rules"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                uncached.screen(request, rules=True)
+                t["doc_full"].append(time.perf_counter() - start)
+    torch.set_num_threads(default_threads)
+    for n, t in timings.items():
+        out["torch_threads"][str(n)] = {
+            "per_request_rules_only": _ms(t["rules"]),
+            "per_request_rules_and_classifier": _ms(t["full"]),
+            "long_document_rules_only": _ms(t["doc_rules"]),
+            "long_document_rules_and_classifier": _ms(t["doc_full"]),
+        }
+    return out
 
 
 def run_classifier(runs: int = 3) -> dict[str, Any]:
@@ -146,15 +156,13 @@ def _print_classifier(result: dict[str, Any]) -> None:
                 f"{f['fp']:>5}{f['fn']:>5}"
             )
     lat = result["latency"]
-    print(f"latency per request (uncached; long document: {lat['document_words']} words)")
-    for kind in (
-        "per_request_rules_only",
-        "per_request_rules_and_classifier",
-        "long_document_rules_only",
-        "long_document_rules_and_classifier",
-    ):
-        f = lat[kind]
-        print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
+    for threads, part in lat["torch_threads"].items():
+        print(
+            f"latency per request, uncached, torch threads {threads} "
+            f"(long document: {lat['document_words']} words)"
+        )
+        for kind, f in part.items():
+            print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
 
 
 def main() -> None:
