@@ -100,6 +100,31 @@ def _queries(d: dict[str, str], where: str, bucket: int) -> dict[str, str]:
     }
 
 
+def _postgres_query(where: str, bucket: int) -> str:
+    """The four aggregates in one statement over one parse of each record (``jsonb``), told
+    apart by the first column: (kind, key, key2, slot, count, prompt, completion, cached)."""
+    d = {**_POSTGRES, "doc": "d"}
+    slot = f"(({d['epoch']}) / {bucket}) * {bucket}"
+    sums = ", ".join(f"SUM({d['num'].format(doc='d', k=k)})" for k in _TOKEN_KINDS)
+    no_sums = "NULL::numeric, NULL::numeric, NULL::numeric"
+    rule = "d #>> '{policy,rule_id}'"
+    return (
+        "WITH r AS MATERIALIZED (SELECT event_type, outcome, time, "
+        f"convert_from(body, 'UTF8')::jsonb AS d FROM audit_leaf WHERE {where}) "
+        f"SELECT 'series', event_type, outcome, {slot} AS slot, COUNT(*), {sums} "
+        "FROM r GROUP BY event_type, outcome, slot "
+        f"UNION ALL SELECT 'classes', j.value, NULL::text, NULL::bigint, COUNT(*), {no_sums} "
+        f"FROM r, {d['classes'].format(doc='d')} GROUP BY j.value "
+        f"UNION ALL SELECT 'denials', {rule}, NULL::text, NULL::bigint, COUNT(*), {no_sums} "
+        f"FROM r WHERE d #>> '{{policy,outcome}}' = 'deny' GROUP BY {rule} "
+        f"UNION ALL SELECT 'guards', j.key, j.value, NULL::bigint, COUNT(*), {no_sums} "
+        f"FROM r, {d['guards'].format(doc='d')} GROUP BY j.key, j.value"
+    )
+
+
+_TOKEN_KINDS = ("prompt", "completion", "cached")
+
+
 def _rows(store: Any, where: RecordFilter, bucket: int) -> dict[str, list[tuple]]:
     """Run the four aggregate queries in one read transaction of the store's database."""
     from policies.audit.store.sqlite import SqliteStore
@@ -143,14 +168,18 @@ def _postgres_rows(
             dsn, connect_timeout=5, options=f"-c search_path={schema} -c statement_timeout=60000"
         ) as conn:
             conn.read_only = True
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                return {
-                    name: conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
-                    for name, sql in _queries(_POSTGRES, clause, bucket).items()
-                }
+            rows = conn.execute(_postgres_query(clause, bucket), args).fetchall()  # type: ignore[arg-type]
     except psycopg.Error as e:
         raise AuditUnavailable(f"audit summary failed: {type(e).__name__}") from e
+    out: dict[str, list[tuple]] = {"series": [], "classes": [], "denials": [], "guards": []}
+    for kind, a, b, slot, count, prompt, completion, cached in rows:
+        if kind == "series":
+            out[kind].append((a, b, slot, count, prompt, completion, cached))
+        elif kind == "guards":
+            out[kind].append((a, b, count))
+        else:
+            out[kind].append((a, count))
+    return out
 
 
 def summarize(store: Any, where: RecordFilter, bucket: int | None = None) -> dict[str, Any]:
