@@ -3,6 +3,10 @@ host put on ``app.state`` (``attach_batch``)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from serving.batch.store import BatchStore
 from serving.batch.worker import BatchWorker
 from serving.pipeline import Pipelines, UpstreamError
 
-__all__ = ["BatchService", "attach_batch", "batch_service", "pipelines_of"]
+__all__ = ["BatchService", "attach_batch", "batch_service", "new_job", "pipelines_of"]
 
 
 @dataclass
@@ -65,3 +69,45 @@ def batch_service(app: Any) -> BatchService:
     service = BatchService(settings, store, worker)
     app.state.batch = service
     return service
+
+
+def new_job(
+    store: BatchStore,
+    tenant: str,
+    key_id: str,
+    file_id: str,
+    endpoint: str,
+    total: int,
+    purpose: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A new job (OpenAI's batch object plus Bastion's ``_`` fields); the purpose and the
+    client's metadata are sealed, like every client text."""
+    now = int(time.time())
+    batch_id = "batch_" + uuid.uuid4().hex
+    private = json.dumps({"purpose": purpose, "metadata": metadata}).encode()
+    sealed = store.seal(tenant, batch_id, private, "job\n" + batch_id)
+    return {
+        "id": batch_id,
+        "object": "batch",
+        "endpoint": endpoint,
+        "errors": None,
+        "input_file_id": file_id,
+        "completion_window": "24h",
+        "status": "validating",
+        "output_file_id": None,
+        "error_file_id": None,
+        "created_at": now,
+        "in_progress_at": None,
+        "expires_at": now + 86400,
+        "finalizing_at": None,
+        "completed_at": None,
+        "failed_at": None,
+        "expired_at": None,
+        "cancelling_at": None,
+        "cancelled_at": None,
+        "request_counts": {"total": total, "completed": 0, "failed": 0},
+        "_tenant": tenant,
+        "_key_id": key_id,
+        "_private": base64.b64encode(sealed).decode(),
+    }

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
-import uuid
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -18,7 +16,7 @@ from fastapi.responses import Response
 
 from policies.access import Role
 from serving.batch.jobs import ENDPOINTS, openai_batch, parse_input
-from serving.batch.service import batch_service
+from serving.batch.service import batch_service, new_job
 from serving.http.drive import respond, state
 from serving.pipeline import InvalidRequest, RequestState, Route
 from serving.pipeline.errors import NotFound
@@ -157,39 +155,14 @@ async def create(request: Request) -> Response:
         if meta is None or data is None or meta.purpose != "batch":
             raise NotFound("No such file.")
         lines = parse_input(data, endpoint, service.settings.max_lines)
-        now = int(time.time())
-        batch_id = "batch_" + uuid.uuid4().hex
-        private = json.dumps({"purpose": st.purpose, "metadata": metadata}).encode()
-        sealed = store.seal(tenant, batch_id, private, "job\n" + batch_id)
-        job = {
-            "id": batch_id,
-            "object": "batch",
-            "endpoint": endpoint,
-            "errors": None,
-            "input_file_id": file_id,
-            "completion_window": "24h",
-            "status": "validating",
-            "output_file_id": None,
-            "error_file_id": None,
-            "created_at": now,
-            "in_progress_at": None,
-            "expires_at": now + 86400,
-            "finalizing_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "expired_at": None,
-            "cancelling_at": None,
-            "cancelled_at": None,
-            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-            "_tenant": tenant,
-            "_key_id": st.principal.key_id,
-            "_private": base64.b64encode(sealed).decode(),
-        }
+        job = new_job(
+            store, tenant, st.principal.key_id, file_id, endpoint, len(lines), st.purpose, metadata
+        )
         await asyncio.to_thread(store.put_job, job)
-        await asyncio.to_thread(store.activate, batch_id)
+        await asyncio.to_thread(store.activate, job["id"])
         service.worker.start()
         service.worker.wake()
-        st.detail = {"batch_id": batch_id, "file_id": file_id, "lines": len(lines)}
+        st.detail = {"batch_id": job["id"], "file_id": file_id, "lines": len(lines)}
         return _public(service, job, metadata)
 
     return await respond(request, work, (Role.APP,))
