@@ -23,7 +23,7 @@ class CacheSettings(BaseModel):
         "their policy says.",
     )
     similarity_threshold: float = Field(
-        0.80,
+        0.78,
         gt=0,
         le=1,
         description="Least cosine similarity between the redacted question and a cached one "
