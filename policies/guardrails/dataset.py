@@ -1,7 +1,9 @@
 """The labelled prompt-injection set shipped with the repository (policies/guardrails/data/).
 
 ``tune`` is the tuning family (training, threshold, rules); ``heldout`` is the evaluation
-family, never used for tuning. See data/README.md for provenance and licence.
+family, never used for tuning; ``heldout_v2`` is a second evaluation family, written
+independently of the tuning set, the rules and the first held-out family. See data/README.md
+for provenance and licence.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ __all__ = ["DATA", "load_split"]
 
 DATA = Path(__file__).resolve().parent / "data"
 
-Split = Literal["tune", "heldout"]
+Split = Literal["tune", "heldout", "heldout_v2"]
 
 
 def _lines(path: Path) -> list[str]:
