@@ -17,6 +17,7 @@ from policies import cli as policy_cli
 from policies.audit import cli as audit_cli
 from privacy import cli as privacy_cli
 from serving import usage_cli
+from serving.batch import cli as batch_cli
 from serving.config import ConfigError, Settings, load_settings
 from serving.datadir import private_umask
 from serving.evals import cli as eval_cli
@@ -34,6 +35,7 @@ app.add_typer(policy_cli.app, name="policy")
 app.add_typer(models_cli.app, name="models")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(cache_cli.app, name="cache")
+app.add_typer(batch_cli.app, name="batch")
 app.add_typer(eval_cli.app, name="eval")
 app.command("usage", help="A tenant's usage and cost, from the usage ledger in the state store.")(
     usage_cli.usage

@@ -29,11 +29,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from policies.audit.content import KeyEncryptionKey
+from serving.pipeline.errors import UpstreamError
 from state.base import StateStore
 
 __all__ = ["BatchStore", "FileMeta", "line_key"]
@@ -108,7 +110,10 @@ class BatchStore:
                 wrapped = self.store.get(NS_KEYS, slot)
                 if wrapped is None:
                     raise RuntimeError("the tenant's batch key could not be stored")
-            dek = self.kek.unwrap(wrapped, _context(tenant))
+            try:
+                dek = self.kek.unwrap(wrapped, _context(tenant))
+            except InvalidTag:  # another KEK than the one that wrapped it: fail closed (503)
+                raise UpstreamError("the tenant's batch key cannot be unwrapped") from None
             self._deks[tenant] = dek
             return dek
 
@@ -161,7 +166,10 @@ class BatchStore:
         blob = self.store.get(NS_BLOBS, meta.id)
         if blob is None:
             return None
-        return self.unseal(meta.tenant, meta.id, blob, "file\n" + meta.id)
+        try:
+            return self.unseal(meta.tenant, meta.id, blob, "file\n" + meta.id)
+        except InvalidTag:  # the tenant's key was destroyed (shredded): the file is gone
+            return None
 
     # -- jobs -------------------------------------------------------------------------------
     def put_job(self, job: dict[str, Any]) -> None:

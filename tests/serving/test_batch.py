@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +22,9 @@ SECRET = "Zebulon Quartermaine-Okafor"  # a name that must never be stored in th
 
 
 @pytest.fixture(scope="module")
-def batch_app(api: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def batch_app(api: Any, settings: Any) -> Any:
     app = api.client._transport.app
-    kek = tmp_path_factory.mktemp("batch") / "kek.key"
+    kek = settings.data_dir / "audit-kek.key"  # the audit log's KEK, as `bastion serve` uses
     attach_batch(app, BatchSettings(concurrency_per_tenant=2, poll_s=0.05), kek)
     yield app
     service = app.state.batch
@@ -216,3 +217,33 @@ def test_cancel(api: Any, batch_app: Any) -> None:
     done = api.aio.run(go())
     assert done.status == "cancelled"
     assert done.request_counts.completed + done.request_counts.failed < 30
+
+
+def test_retention_and_shredding(api: Any, batch_app: Any, tmp_path: Path) -> None:
+    """Rows are written with the retention period as their TTL (the store's purge deletes them);
+    destroying the tenant's batch key makes its files unreadable; another KEK fails closed."""
+    import time
+
+    from policies.audit.content import FileKek
+    from serving.batch.store import BatchStore
+    from serving.pipeline import error_response
+    from state.sqlite import SqliteStateStore
+
+    store = SqliteStateStore(tmp_path / "state.db")
+    short = BatchStore(store, FileKek(tmp_path / "kek.key"), retention_s=0.2)
+    meta = short.put_file("acme", "batch", _jsonl([_chat("a", SECRET)]))
+    assert short.file_content(meta) is not None
+    time.sleep(0.3)  # past the retention period
+    assert short.file_meta(meta.id, "acme") is None
+    assert store.purge_expired() >= 2  # the meta and the ciphertext rows are deleted
+    assert store.items(NS_BLOBS) == [] and store.items(NS_FILES) == []
+
+    kept = BatchStore(store, FileKek(tmp_path / "kek.key"), retention_s=3600)
+    meta = kept.put_file("acme", "batch", b"x")
+    assert kept.shred_tenant("acme")
+    assert kept.file_content(meta) is None  # ciphertext left, its key gone
+
+    other = BatchStore(store, FileKek(tmp_path / "other.key"), retention_s=3600)
+    with pytest.raises(Exception) as info:
+        other.put_file("acme", "batch", b"x")
+    assert error_response(info.value)[0] == 503
