@@ -7,6 +7,9 @@ Classifier part (the input guard's screen, in-process, CPU):
   training, threshold or rules): precision, recall and F1 of (a) the rules alone (the baseline),
   (b) the classifier alone and (c) rules or classifier (what ships), at the shipped threshold;
   the tuning family's figures are printed too, marked as a regression check (it trained the model);
+- the same figures on a second evaluation family, heldout_v2 (data/heldout_v2_*.txt), written by
+  another author without reading the tuning set, the first held-out family, the rules or the
+  training code, and committed before it was first measured;
 - latency per request: each held-out text screened as one request, uncached (the encoder's cache
   is off here), rules-only and rules+classifier alternating, ``--runs`` passes; also requests
   carrying a long retrieved document (720 words). p50 / p99 in ms, with torch's default number
@@ -136,6 +139,7 @@ def run_classifier(runs: int = 3) -> dict[str, Any]:
     return {
         "threshold": classifier.threshold,
         "heldout": _quality(classifier, "heldout"),
+        "heldout_v2": _quality(classifier, "heldout_v2"),
         "tune_regression_only": _quality(classifier, "tune"),
         "latency": _latency(runs),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -145,7 +149,7 @@ def run_classifier(runs: int = 3) -> dict[str, Any]:
 
 def _print_classifier(result: dict[str, Any]) -> None:
     print(f"injection classifier (threshold {result['threshold']}); {result['machine']}")
-    for name in ("heldout", "tune_regression_only"):
+    for name in ("heldout", "heldout_v2", "tune_regression_only"):
         part = result[name]
         print(f"{name}: {part['texts']} texts, {part['attacks']} attacks")
         print(f"  {'':22}{'precision':>10}{'recall':>8}{'F1':>7}{'fp':>5}{'fn':>5}")
