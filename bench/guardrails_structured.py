@@ -304,6 +304,8 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "p50_ttft_ms": _p([r["ttft"] * 1000 for r in rows], 0.5),
         "mean_completion_tokens": statistics.fmean(r["tokens"] for r in rows),
         "failures": sorted({r["reason"] for r in rows if r["reason"]}),
+        # the end of each invalid answer with how it finished (synthetic text, no identifiers)
+        "failed_tails": [f"{r['finish']}: {r['tail']!r}" for r in rows if r["reason"]][:5],
     }
 
 
@@ -352,6 +354,7 @@ async def _run(n: int, max_tokens: int, threads: int) -> dict[str, Any]:
                         "tokens": last.usage.completion_tokens if last.usage else 0,
                         "s": elapsed,
                         "ttft": ttft,
+                        "tail": "".join(d.text for d in deltas)[-48:] if reason else "",
                     }
                 )
     finally:
@@ -412,6 +415,8 @@ def _print(result: dict[str, Any]) -> None:
     for name, part in (("constrained", a), ("unconstrained", b)):
         if part["failures"]:
             print(f"{name} failures: {'; '.join(part['failures'])}")
+    for tail in a["failed_tails"]:
+        print(f"constrained, invalid answer ends: {tail}")
 
 
 def main() -> None:
