@@ -19,19 +19,19 @@ from privacy.eval.generate import family_bytes
 from privacy.eval.score import covered, leaks, merge, redact, score
 
 # Floors for Bastion's default Redactor on the whole families: (recall >=, precision >=,
-# leak rate <=). Set 2026-12-02 a little below what this test measured with the detectors of
-# commit 9874eee and of fcb5af5 (learned detector v3), the lower of the two -- recall /
-# precision / leak at fcb5af5: narrative 0.948 / 0.990 / 4.7 %, dialogue 0.867 / 0.992 / 12.8 %,
-# semistructured 0.888 / 0.973 / 9.3 %, email 0.924 / 0.993 / 6.6 % (at 9874eee dialogue was
-# 0.888 / 9.5 % and semistructured 0.912 / 6.9 %; main before the detection work, d535853:
-# recall 0.47-0.57, leak 38-49 %). The coordinator raises them as detection improves; they are
-# regression floors, not the targets of issue 10 (recall >= 0.99, precision >= 0.95, leak
-# <= 0.5 %).
+# leak rate <=). Raised 2026-12-04 to a little below what bench/privacy.py measured with the
+# detectors of 2b0617e (casual-text identifier forms, one model pass) -- recall / precision /
+# leak: narrative 0.971 / 0.990 / 1.9 %, dialogue 0.943 / 0.996 / 5.2 %, semistructured
+# 0.942 / 0.985 / 3.9 %, email 0.951 / 0.995 / 4.0 % (before, at fcb5af5: narrative 0.948 /
+# 0.990 / 4.7 %, dialogue 0.867 / 0.992 / 12.8 %, semistructured 0.888 / 0.973 / 9.3 %, email
+# 0.924 / 0.993 / 6.6 %; main before the detection work, d535853: recall 0.47-0.57, leak
+# 38-49 %). They are regression floors, not the targets of issue 10 (recall >= 0.99,
+# precision >= 0.95, leak <= 0.5 %).
 FLOORS: dict[str, tuple[float, float, float]] = {
-    "narrative": (0.93, 0.96, 0.06),
-    "dialogue": (0.85, 0.96, 0.14),
-    "semistructured": (0.87, 0.94, 0.11),
-    "email": (0.90, 0.96, 0.08),
+    "narrative": (0.96, 0.975, 0.03),
+    "dialogue": (0.93, 0.98, 0.065),
+    "semistructured": (0.93, 0.97, 0.05),
+    "email": (0.94, 0.98, 0.05),
 }
 # Requests per redact_batch call in the floor test: the size of a gateway batch, so that no call
 # runs into the Redactor's timeout_s (a whole family in one call would).
