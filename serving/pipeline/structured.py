@@ -123,8 +123,7 @@ def check_restored(state: RequestState, text: str) -> None:
     if reason is not None:
         _verdict(state, "block")
         raise StructuredOutputInvalid(
-            f"The answer did not satisfy response_format after redaction and restoration: "
-            f"{reason}."
+            f"The answer did not satisfy response_format after redaction and restoration: {reason}."
         )
 
 
