@@ -14,8 +14,10 @@ How the text is cut (all decisions depend on the text only, never on how it was 
   stream ends). A word is *suspect* when it could be part of an identifier: it has a digit, an
   upper-case letter, ``@``, an inner ``.``, ``/``, ``:`` or ``#``, or it is one of a few lower-case
   words found inside identifiers (number words, street words, name particles, months, ``at``,
-  ``dot``). A capitalized function word that starts a sentence ("Sure", "The"), ``I`` and a
-  list marker that starts a line ("1.") are not suspect. Every other word is *inert*.
+  ``dot``). A capitalized word that starts a sentence is not suspect when it is a function word
+  ("Sure", "The") or an English word that is no known name ("Patients", "Regular"; the request
+  path's name lexicon decides); ``I`` and a list marker that starts a line ("1.") are not
+  suspect either. Every other word is *inert*.
 - Inert words outside a block are emitted at once, without detection.
 - A suspect word opens a *block*. The block closes after ``close_words`` inert words in a row
   (one when the block is a single capitalized word that starts a sentence: "High blood …"),
@@ -45,6 +47,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from privacy.pseudonymize import PLACEHOLDER_FORMAT, PLACEHOLDER_RE, Span
@@ -113,8 +116,21 @@ def _is_suspect(word: str, sentence_start: bool) -> bool:
     if any(ch.isupper() for ch in core):
         if not sentence_start or not core[0].isupper() or any(c.isupper() for c in core[1:]):
             return True
-        return _CONTRACTION.sub("", core.lower()) not in _OPENERS
+        bare = _CONTRACTION.sub("", core)
+        if bare.lower() in _OPENERS:
+            return False
+        return bare.lower() in _SUSPECT_WORDS or not bare.isalpha() or _could_be_name(bare)
     return core.lower() in _SUSPECT_WORDS
+
+
+@lru_cache(maxsize=4096)
+def _could_be_name(word: str) -> bool:
+    """A capitalized word that opens a sentence is inert when it is an English word that is no
+    known name ("Patients", "Regular"); a known name ("Will", "Rose") or a word that is not
+    English ("Okafor") stays suspect. Same lexicon as the request path's one-word names."""
+    from privacy.recognizers.person_lexicon import plausible_single_name
+
+    return plausible_single_name(word)
 
 
 def _value_key(value: str) -> str:
