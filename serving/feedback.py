@@ -38,6 +38,7 @@ __all__ = [
     "mark_served",
     "mark_stream",
     "parse_feedback",
+    "scrub_numbers",
 ]
 
 log = logging.getLogger("bastion.feedback")
@@ -48,6 +49,13 @@ SERVED_TTL_S = 30 * 86400.0  # feedback is taken for 30 days after the answer
 MAX_TEXT = 16_000  # characters of a comment or a correction
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _THUMBS = {-1: "down", 0: "neutral", 1: "up"}
+# A run of 6+ digits (separators allowed) the analyzer let through: record, account and phone
+# numbers, dates. Feedback never needs one, so it is replaced (fail closed).
+_LONG_NUMBER = re.compile(r"(?<![\w\[])\d(?:[ ./-]?\d){5,}(?!\w)")
+
+
+def scrub_numbers(text: str) -> str:
+    return _LONG_NUMBER.sub("[NUMBER]", text)
 
 
 def _now() -> str:
@@ -68,9 +76,11 @@ def _served_record(st: RequestState, capture: bool) -> dict[str, Any] | None:
         roles = [m.role for m in getattr(st.request, "messages", [])]
         if len(roles) == len(texts):
             record["messages"] = [
-                {"role": str(r), "content": t} for r, t in zip(roles, texts, strict=True)
+                {"role": str(r), "content": scrub_numbers(t)}
+                for r, t in zip(roles, texts, strict=True)
             ]
-            record["answer"] = "".join(st.output)  # placeholder form (restore keeps it)
+            # placeholder form (restore keeps it)
+            record["answer"] = scrub_numbers("".join(st.output))
     return record
 
 
@@ -180,7 +190,7 @@ async def store_feedback(
         if batcher is None:  # fail closed: nothing unredacted is stored
             raise UpstreamError("redaction is not available")
         result = await batcher.redact(texts, tenant)
-        redacted_texts = list(result.texts)
+        redacted_texts = [scrub_numbers(t) for t in result.texts]
     it = iter(redacted_texts)
     record = {
         "request_id": fb.request_id,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from serving.evals.cases import EvalCase
+from serving.feedback import scrub_numbers
 
 __all__ = ["FromFeedback", "cases_from_feedback", "parse_since"]
 
@@ -52,7 +53,7 @@ def cases_from_feedback(records: list[dict[str, Any]], redactor: Any) -> FromFee
             continue
         texts = [m["content"] for m in messages] + [reference]
         result = redactor.redact_messages(texts, record["tenant"])  # again: fail closed
-        *contents, expected = result.texts
+        *contents, expected = [scrub_numbers(t) for t in result.texts]
         tags = ["feedback", "corrected" if record.get("correction") else "rated"]
         tags.append(f"rating:{record['label']}")
         out.cases.append(
