@@ -12,8 +12,10 @@ Classifier part (the input guard's screen, in-process, CPU):
   training code, and committed before it was first measured;
 - latency per request: each held-out text screened as one request, uncached (the encoder's cache
   is off here), rules-only and rules+classifier alternating, ``--runs`` passes; also requests
-  carrying a long retrieved document (720 words). p50 / p99 in ms, with torch's default number
-  of intra-op threads and with 1 thread, alternating pass by pass in the same run.
+  carrying a long retrieved document (720 words). p50 / p99 in ms, alternating pass by pass in
+  the same run: the previous configuration (forward pass inline on the caller's thread) with
+  torch's default number of intra-op threads and with 1 thread, and the shipped one (the
+  encoder's own worker thread with one OpenMP thread, length-sorted batches): "encoder_thread".
 
     .venv/bin/python bench/guardrails.py [--part classifier|structured|all] [--runs 3]
 """
@@ -90,20 +92,26 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
     import torch
 
     shipped = load_classifier()
-    uncached = InjectionClassifier(
+    inline = InjectionClassifier(
+        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0, threads=None)
+    )
+    dedicated = InjectionClassifier(
         shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0)
     )
     texts, _ = load_split("heldout")
-    uncached.screen(["warm up the model"], rules=False)
+    inline.screen(["warm up the model"], rules=False)
+    dedicated.screen(["warm up the model"], rules=False)
     default_threads = torch.get_num_threads()
-    settings = [default_threads] if threads is None else [threads]
+    settings: list[Any] = [default_threads] if threads is None else [threads]
     if threads is None and default_threads != 1:
         settings.append(1)  # torch intra-op threads: the default and 1, alternating passes
+    settings.append("encoder_thread")  # the shipped configuration
     out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "torch_threads": {}}
     timings = {n: {k: [] for k in ("rules", "full", "doc_rules", "doc_full")} for n in settings}
     for _ in range(runs):
         for n in settings:
-            torch.set_num_threads(n)
+            torch.set_num_threads(default_threads if n == "encoder_thread" else n)
+            uncached = dedicated if n == "encoder_thread" else inline
             t = timings[n]
             for text in texts:
                 start = time.perf_counter()

@@ -34,7 +34,8 @@ _AI = r"(?:ai|assistant|language model|llm|model|bot|chatbot|agents?|gpt|chatgpt
 RULES: dict[str, re.Pattern[str]] = {
     # "ignore all previous instructions" and its many forms
     "ignore_instructions": re.compile(
-        rf"\b{_VERB}\b\W+(?:(?!my\b|our\b)[\w'-]+\W+){{0,5}}?{_OBJ}\b|\b(?:ignore|disregard|"
+        rf"\b{_VERB}\b\W+(?:(?!my\b|our\b|its\b|their\b)[\w'-]+\W+){{0,5}}?{_OBJ}\b"
+        r"(?!\s+on\s+(?:my|the|our|a|his|her)\b)|\b(?:ignore|disregard|"
         r"forget|overlook)\s+(?:everything|all(?: of)? the above|the above|all that came before|"
         r"everything above)\b"
     ),
@@ -53,7 +54,14 @@ RULES: dict[str, re.Pattern[str]] = {
     "multilingual_ignore": re.compile(
         r"\b(?:vergiss|ignoriere|ignorier)\b.{0,30}\b(?:anweisungen|regeln|instruktionen)\b|"
         r"\b(?:ignorez|oubliez|ignore|oublie)\b.{0,30}\binstructions\b|\b(?:olvida|ignora|"
-        r"esquece|ignore)\b.{0,30}\b(?:instrucciones|instruções|istruzioni)\b"
+        r"esquece|ignore)\b.{0,30}\b(?:instrucciones|instruções|istruzioni)\b|"
+        r"\b(?:oubliez|oublie|ignorez|ne tenez plus compte de|ne tiens plus compte de)\b.{0,30}"
+        r"\b(?:consignes|instructions|règles)\b|\b(?:missachte|missachten sie|vergiss|vergessen "
+        r"sie|ignoriere|ignorieren sie)\b.{0,30}\b(?:vorgaben|regeln|anweisungen|richtlinien)\b|"
+        r"\b(?:olvida|ignora|no sigas|dimentica|negeer|vergeet|zignoruj|zapomnij)\b.{0,30}\b"
+        r"(?:reglas|instrucciones|regole|istruzioni|instructies|regels|instrukcje|zasady)\b|"
+        r"\b(?:systemprompt|prompt systemowy|message système|mensaje del sistema|"
+        r"prompt di sistema|systeemprompt)\b"
     ),
     "instructions_void": re.compile(
         rf"\b{_OBJ}\b[^.!?]{{0,60}}\b(?:no longer appl(?:y|ies)|(?:are|is) (?:now )?(?:void|"
@@ -64,11 +72,21 @@ RULES: dict[str, re.Pattern[str]] = {
     # asking for the hidden prompt
     "reveal_prompt": re.compile(
         r"\b(?:reveal|print|show|output|repeat|tell|give|display|leak|share|disclose|paste|"
-        r"copy|spell out|quote|dump|write out|export|read out|encode)\b\W+(?:[\w'-]+\W+){0,6}?"
+        r"copy|spell out|quote|dump|write out|export|read out|encode|summari[sz]e|translate|"
+        r"list)\b\W+(?:(?!their\b|its\b)[\w'-]+\W+){0,6}?"
         r"(?:system (?:prompt|message)|(?:initial|original|hidden|secret|confidential|"
         r"internal|starting) (?:instructions|prompt|rules|text|configuration|notes)|"
         r"your (?:own )?(?:instructions|prompt|rules|configuration|guidelines|directives)|"
-        r"(?:the )?instructions you were given|initial prompt|hidden prompt)\b"
+        r"(?:the )?instructions you were given|initial prompt|hidden prompt|your (?:very )?first "
+        r"instructions?)\b"
+    ),
+    "prompt_extraction": re.compile(
+        r"\b(?:my|your) system prompt (?:begins|starts|says)\b|\b(?:text|words|message) at the "
+        r"(?:very )?(?:start|beginning|top) of (?:this|the) (?:conversation|chat|context)\b|"
+        r"\b(?:instructions|rules|things) you (?:were|have been) (?:told|instructed|asked) "
+        r"(?:not to (?:share|reveal|disclose|say)|to keep (?:secret|hidden|confidential))\b|"
+        r"\bwhat (?:rules|instructions) were you given\b|\bwhat did (?:the|your) (?:developer|"
+        r"developers|creator|creators|operator) tell you\b|\bbetween the words system and user\b"
     ),
     "what_is_your_prompt": re.compile(
         r"\bwhat (?:is|are|were) your (?:system prompt|system message|(?:initial |hidden |"
@@ -98,6 +116,15 @@ RULES: dict[str, re.Pattern[str]] = {
         r"(?:restrictions|filters?|filtering|rules|guidelines|content polic(?:y|ies)|censorship|"
         r"limitations|constraints|ethical (?:or moral )?guidelines|instructions|refusals?|"
         r"warnings|caveats)\b"
+    ),
+    "persona_ai": re.compile(
+        r"\b(?:pretend (?:you are|to be)|act as|roleplay as|role-play as|imagine you are|you are "
+        r"(?:now )?)(?:an?|the) (?:\w+ )?(?:ai|model|language model|chatbot) (?:that|whose|which|"
+        r"called|named|from)\b|\byou are now \w*gpt\b|\b(?:two|2|dual) (?:personas|"
+        r"personalities)\b|\b(?:escaped|removed|stripped) (?:its|their|your|of) (?:\w+ )?"
+        r"(?:restrictions|control|safety training|guidelines|rules)\b|\bsafety training "
+        r"(?:was|has been) removed\b|\b(?:no|without any|without) safety training\b|"
+        r"\bnever given any safety rules\b|\bstay in (?:\w+ )?(?:character|persona)\b"
     ),
     "jailbroken": re.compile(
         r"\byou (?:have been|are|were|'ve been) (?:now )?(?:jailbroken|unlocked|freed)\b|"
@@ -129,7 +156,26 @@ RULES: dict[str, re.Pattern[str]] = {
         r"(?:reads?|reading|processing)\b|\battention,? (?:automated )?(?:ai|assistant|"
         rf"language model|model)\b|\b(?:when|if|once) the {_AI} reads this\b|\b(?:ai|assistant|"
         r"model)\s*[,:]\s*(?:please\s+)?(?:forward|send|delete|ignore|disregard|approve|"
-        r"transfer|email|export|forget|stop)\b"
+        r"transfer|email|export|forget|stop)\b|\b(?:directive|override|command|orders?)s? "
+        rf"(?:to|for) (?:the |any |all )?(?:automated )?{_AI}s?\b|\[\s*{_AI} (?:instructions?|"
+        rf"note|directive)\b|\bhidden {_AI} (?:note|instructions?|message)\b|\b{_AI}s?\W+"
+        r"(?:once|when|after|as soon as) you (?:read|process|see|parse) (?:this|these|the)\b|"
+        r"\byour real task is\b"
+    ),
+    # payload split into pieces, reversed or hidden in markup, to be put together and obeyed
+    "payload_assembly": re.compile(
+        r"\b(?:read|reverse|say) (?:that|this|it|the text|the string) backwards?\b[^.!?]{0,30}"
+        r"\b(?:do|follow|execute|obey)\b|\b(?:concatenate|combine|join|put together)\b"
+        r"[^.!?]{0,60}\b(?:follow|execute|do what|act on|obey)\b|\bexecute part \w+\b|"
+        r"\bfirst letters? of each (?:line|word|sentence)\b[^.!?]{0,60}\b(?:follow|execute|"
+        r"command|obey)\b|<(?:span|div|p|font)\b[^>]{0,80}(?:hidden|display:\s*none|"
+        r"font-size:\s*0)[^>]{0,80}>[^<]{0,200}\b(?:instructions?|assistant|ai|ignore|"
+        r"disregard|reveal|leak|forward)\b"
+    ),
+    "rules_changed": re.compile(
+        r"\b(?:guidelines|rules|polic(?:y|ies)|instructions)\b[^.!?]{0,40}\b(?:updated|changed|"
+        r"rewritten)\b[^.!?]{0,40}\byou (?:may|can|are allowed to|are permitted to) now\b|"
+        r"\b(?:have|with|has) no system prompt\b|\bwithout (?:a|any|your) system prompt\b"
     ),
     "decode_and_follow": re.compile(
         r"\b(?:decode|base64|hex)\b[^.!?\n]{0,60}\b(?:follow|execute|do what it says|obey|run)"
@@ -137,6 +183,11 @@ RULES: dict[str, re.Pattern[str]] = {
     ),
 }
 
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁӏАВЕКМНОРСТХІЈЅαεορτυνικΑΒΕΗΙΚΜΝΟΡΤΥΧᴀʙᴄᴅᴇғɢʜɪᴊᴋʟᴍɴᴏᴘʀsᴛᴜᴠᴡʏᴢ",  # noqa: RUF001
+    "aeopcyxijsdlABEKMHOPCTXIJSaeoptuvikABEHIKMNOPTYXabcdefghijklmnoprstuvwyz",
+)  # Cyrillic, Greek and small-capital look-alikes of Latin letters (NFKC keeps them)
+_JOINED = re.compile(r"\b(?:[a-z][.\-_*]){3,}[a-z]\b")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "!": "i", "|": "l", "+": "t"})  # fmt: skip
@@ -149,7 +200,8 @@ _MAX_CHARS = 100_000  # rules scan at most this much of one text
 
 def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text[:_MAX_CHARS])
-    text = _ZERO_WIDTH.sub("", text).lower()
+    text = _ZERO_WIDTH.sub("", text).translate(_HOMOGLYPHS).lower()
+    text = _JOINED.sub(lambda m: re.sub(r"[.\-_*]", "", m.group(0)), text)
     text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
     return re.sub(r"[ \t\r\f\v]+", " ", text)
 
