@@ -24,6 +24,11 @@ class InteractiveTraffic:
         while self.in_flight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(step_s)
 
+    async def arrival(self, step_s: float = 0.002) -> None:
+        """Return once an interactive request is in flight."""
+        while self.in_flight == 0:
+            await asyncio.sleep(step_s)
+
 
 INTERACTIVE = InteractiveTraffic()
 

@@ -23,6 +23,14 @@ class BatchSettings(BaseModel):
     max_yield_s: float = Field(
         5.0, ge=0, description="Longest a line waits for interactive traffic to drain."
     )
+    preempt: bool = Field(
+        True,
+        description="Stop a generating batch line when an interactive request arrives and run "
+        "it again later (the stopped attempt is audited as a 499 with batch_attempt=preempted).",
+    )
+    max_preemptions: int = Field(
+        3, ge=0, description="Times one line may be preempted before it runs to its end."
+    )
     retention_days: float = Field(
         7.0, gt=0, description="Input/output files, jobs and line results are deleted after this."
     )

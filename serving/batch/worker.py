@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from policies.access import AuthenticationFailed, Principal, Role
@@ -27,6 +27,7 @@ from serving.batch.settings import BatchSettings
 from serving.batch.store import BatchStore
 from serving.pipeline import Pipeline, Pipelines, RequestState, error_response, whole
 from serving.pipeline.stage import Stage
+from serving.pipeline.state import Item
 from state.base import StateStore
 
 __all__ = ["BatchPrincipal", "BatchWorker", "output_file_id"]
@@ -247,7 +248,26 @@ class BatchWorker:
     async def drive(
         self, job: dict[str, Any], index: int, line: dict[str, Any], purpose: str | None
     ) -> tuple[bool, dict[str, Any]]:
-        """Run one line through the inference pipeline; (ok, the OpenAI batch output line)."""
+        """Run one line through the inference pipeline; (ok, the OpenAI batch output line).
+        With ``preempt``, an attempt stopped for interactive traffic is run again later."""
+        attempts = 0
+        while True:
+            if attempts and self.settings.yield_to_interactive:
+                await self.traffic.wait_idle(self.settings.max_yield_s)
+            preemptible = self.settings.preempt and attempts < self.settings.max_preemptions
+            result = await self._attempt(job, index, line, purpose, preemptible)
+            if result is not None:
+                return result
+            attempts += 1
+
+    async def _attempt(
+        self,
+        job: dict[str, Any],
+        index: int,
+        line: dict[str, Any],
+        purpose: str | None,
+        preemptible: bool,
+    ) -> tuple[bool, dict[str, Any]] | None:
         raw = json.dumps(line["body"]).encode()
 
         async def read_body() -> bytes:
@@ -270,7 +290,10 @@ class BatchWorker:
         )
         try:
             items = await pipeline.open(state)
-            body = await whole(state, items)
+            collected = await self._collect(state, items, preemptible)
+            if collected is None:
+                return None  # preempted: recorded as such, run again later
+            body = await whole(state, _replay(collected))
             status, ok = 200, True
         except Exception as exc:
             status, body = error_response(exc)
@@ -284,3 +307,34 @@ class BatchWorker:
             "error": None,
         }
         return ok, out
+
+    async def _collect(
+        self, state: RequestState, items: AsyncIterator[Item], preemptible: bool
+    ) -> list[Item] | None:
+        """The stream's items; None when an interactive request arrived first (the stream is
+        closed after its current item, which stops generation and records the attempt)."""
+        collected: list[Item] = []
+        it = aiter(items)
+        watch = asyncio.ensure_future(self.traffic.arrival()) if preemptible else None
+        try:
+            while True:
+                step = asyncio.ensure_future(anext(it))
+                if watch is not None:
+                    await asyncio.wait({step, watch}, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    collected.append(await step)  # at most one item more
+                except StopAsyncIteration:
+                    return collected
+                if watch is not None and (watch.done() or self.traffic.in_flight > 0):
+                    assert state.detail is not None
+                    state.detail["batch_attempt"] = "preempted"
+                    await items.aclose()  # type: ignore[attr-defined]
+                    return None
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+
+async def _replay(items: list[Item]) -> AsyncIterator[Item]:
+    for item in items:
+        yield item

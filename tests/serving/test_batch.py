@@ -247,3 +247,34 @@ def test_retention_and_shredding(api: Any, batch_app: Any, tmp_path: Path) -> No
     with pytest.raises(Exception) as info:
         other.put_file("acme", "batch", b"x")
     assert error_response(info.value)[0] == 503
+
+
+def test_interactive_traffic_preempts_a_generating_line(api: Any, batch_app: Any) -> None:
+    """An interactive request in flight stops a generating batch line after its current token;
+    the stopped attempt is audited (499, batch_attempt=preempted) and the line runs again, to
+    its end once it was preempted max_preemptions times: one answer, one success record."""
+    from serving.batch.priority import InteractiveTraffic
+    from serving.batch.service import new_job, pipelines_of
+    from serving.batch.worker import BatchWorker
+
+    service = batch_service(batch_app)
+    keys = batch_app.state.gateway.keys
+    key_id = keys.authenticate(api.keys["app"]).key_id
+    busy = InteractiveTraffic()
+    busy.in_flight = 1  # an interactive request is in flight throughout
+    cfg = BatchSettings(yield_to_interactive=False, preempt=True, max_preemptions=2)
+    worker = BatchWorker(service.store, keys.store, lambda: pipelines_of(batch_app), cfg, busy)
+    meta = service.store.put_file("acme", "batch", _jsonl([_chat("only", "Tell me a story.")]))
+    job = new_job(service.store, "acme", key_id, meta.id, "/v1/chat/completions", 1)
+    service.store.put_job(job)
+    assert api.aio.run(worker.run_job(job["id"]))
+    done = service.store.job(job["id"])
+    assert done["request_counts"] == {"total": 1, "completed": 1, "failed": 0}
+    out = service.store.file_content(service.store.file_meta(done["output_file_id"], "acme"))
+    assert [json.loads(x)["custom_id"] for x in out.decode().splitlines()] == ["only"]
+    page = api.aio.run(
+        api.audit_log.query(RecordFilter(tenant="acme", event_type="inference.chat"), 1000)
+    )
+    mine = [r for _, r in page.records if (r.detail or {}).get("batch_id") == job["id"]]
+    attempts = sorted((r.status_code, (r.detail or {}).get("batch_attempt")) for r in mine)
+    assert attempts == [(200, None), (499, "preempted"), (499, "preempted")]
