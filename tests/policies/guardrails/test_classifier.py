@@ -31,9 +31,10 @@ def test_held_out_floors(classifier) -> None:
     scores = np.array([classifier.screen([t], rules=False).score for t in texts])
     rules = np.array([match_rules(t) is not None for t in texts])
     precision, recall = _prf(rules | (scores >= classifier.threshold), y)
-    assert precision >= 0.90 and recall >= 0.82  # measured 0.944 / 0.872 (commit 8910c44 data)
+    # measured 0.959 / 0.897 (bench/guardrails.py, weights of commit 3adcf38; 0.944 / 0.872 before)
+    assert precision >= 0.95 and recall >= 0.88
     rule_precision, rule_recall = _prf(rules, y)
-    assert rule_precision >= 0.90 and rule_recall >= 0.68  # measured 0.951 / 0.744
+    assert rule_precision >= 0.94 and rule_recall >= 0.74  # measured 0.952 / 0.756
 
 
 def test_the_splits_do_not_share_a_text() -> None:
