@@ -97,6 +97,8 @@ def run(
 ) -> None:
     """Run EVALSET through the full pipeline; exit 1 when a score regresses beyond --tolerance
     against --baseline (a release gate)."""
+    import openai
+
     from serving.evals.cases import EvalSetError
     from serving.evals.report import render_html
     from serving.evals.run import build_result, load_result
@@ -118,6 +120,9 @@ def run(
         )
     except (EvalSetError, ValueError) as exc:
         typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except openai.APIConnectionError:
+        typer.echo(f"cannot reach {url}", err=True)
         raise typer.Exit(2) from None
     result = build_result(evalset, model, target, cases, base, baseline, tolerance)
     if out is not None:

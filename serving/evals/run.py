@@ -94,6 +94,8 @@ async def run_cases(
     try:
         for case in cases:
             answer = await ask(client, model, case)
+            if answer.status == 401:  # the key, not the model: nothing to score
+                raise ValueError("the server refused the key (401)")
             results = await asyncio.to_thread(checker.run, case, answer)
             out.append(
                 {

@@ -109,6 +109,8 @@ def test_bad_inputs_exit_2(first):
     assert runner.invoke(app, args, env={"BASTION_CONFIG": ""}).exit_code == 2
     args = ["eval", "run", str(evalset), "--model", VERSION, "--url", "http://127.0.0.1:9"]
     assert runner.invoke(app, args, env={"BASTION_API_KEY": ""}).exit_code == 2
+    unreachable = runner.invoke(app, [*args, "--key", "k", "--no-progress"])
+    assert unreachable.exit_code == 2 and "cannot reach" in unreachable.output
     not_result = data / "tiny.jsonl"
     args = ["eval", "run", str(evalset), "--model", VERSION, "--baseline", str(not_result)]
     assert runner.invoke(app, args, env={"BASTION_CONFIG": ""}).exit_code == 2

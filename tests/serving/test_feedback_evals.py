@@ -102,3 +102,53 @@ def test_from_feedback_round_trip_keeps_identifiers_out(api, capture, tmp_path):
         env={"BASTION_CONFIG": ""},
     )
     assert future.exit_code == 0 and "0 cases from 0" in future.output
+
+
+def test_eval_run_against_a_server_with_url_and_key(api, tmp_path):
+    """`bastion eval run --url --key`: the openai SDK over TCP to the app served by uvicorn
+    (on the test loop, where the model lives); the answers are then rated through feedback."""
+    import asyncio
+    import socket
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app_ = api.client._transport.app
+    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="error"))
+    running = asyncio.run_coroutine_threadsafe(server.serve(), api.aio.loop)
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        evalset = tmp_path / "set.jsonl"
+        case = {
+            "id": "hello",
+            "tags": ["smoke"],
+            "messages": [{"role": "user", "content": "Say hello."}],
+            "checks": [{"type": "regex", "pattern": "."}],
+            "max_tokens": 4,
+        }
+        evalset.write_text(json.dumps(case) + "\n")
+        out = tmp_path / "r.json"
+        args = ["eval", "run", str(evalset), "--model", MODEL, "--url", f"http://127.0.0.1:{port}"]
+        args += ["--key", api.keys["app"], "--out", str(out), "--no-progress"]
+        cli = CliRunner().invoke(app, args)
+        assert cli.exit_code == 0, cli.output
+        result = json.loads(out.read_text())
+        (answered,) = result["cases"]
+        assert answered["status"] == 200 and answered["model_version"] == f"{MODEL}@v1"
+        assert result["target"] == f"http://127.0.0.1:{port}"
+        # the result's request id is the server's: it can be rated
+        body = {"request_id": answered["request_id"], "rating": 1}
+        assert api.post("/v1/feedback", json=body).status_code == 200
+        args[args.index("--key") + 1] = "sk-wrong"
+        wrong_key = CliRunner().invoke(app, args)
+        assert wrong_key.exit_code == 2  # a refused key is a usage error, not a score
+        assert "refused the key" in wrong_key.output
+    finally:
+        server.should_exit = True
+        running.result(30)
