@@ -63,8 +63,10 @@ def _now() -> str:
 
 
 def _served_record(st: RequestState, capture: bool) -> dict[str, Any] | None:
-    if st.principal is None or st.model is None or not st.route.inference:
+    if st.principal is None or st.model is None:
         return None
+    if st.route.value not in ("inference.chat", "inference.completion"):
+        return None  # answers only: embeddings are not rated
     record: dict[str, Any] = {
         "tenant": st.principal.tenant,
         "model_version": st.model.key,
