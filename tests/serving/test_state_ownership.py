@@ -15,11 +15,13 @@ SOURCES = [
     *ROOT.glob("serving/pipeline/*.py"),
     *ROOT.glob("serving/http/*.py"),
     ROOT / "serving/openapi.py",
+    *ROOT.glob("serving/batch/*.py"),  # the Batch API's in-process driver
 ]
 NAMES = {"state", "st"}  # what the pipeline and the routes call a RequestState
 
 OWNERS = {
-    "principal": {"serving/pipeline/authenticate.py"},
+    # a batch line is authenticated by the key that created the job (serving/batch/worker.py)
+    "principal": {"serving/pipeline/authenticate.py", "serving/batch/worker.py"},
     "key_id_attempted": {"serving/pipeline/authenticate.py"},
     # route.py's select stage puts the rendered prompt template first, before redaction
     "request": {"serving/pipeline/validate.py", "serving/pipeline/route.py"},
@@ -47,7 +49,13 @@ OWNERS = {
     "output": {"serving/pipeline/restore.py"},
     "result": {"serving/pipeline/action.py"},
     # the action stage's work: the facts a recorded route reports (admin, audit API, OpenAPI)
-    "detail": {"serving/http/admin.py", "serving/http/audit.py", "serving/openapi.py"},
+    "detail": {
+        "serving/http/admin.py",
+        "serving/http/audit.py",
+        "serving/openapi.py",
+        "serving/http/batch.py",  # the Batch API's routes, and its worker's ids per line
+        "serving/batch/worker.py",
+    },
     "outcome": {"serving/pipeline/audit.py"},
 }
 _MUTATORS = {"append", "extend", "update", "clear", "pop", "insert", "setdefault"}
