@@ -14,6 +14,7 @@ from presidio_analyzer import EntityRecognizer
 
 from privacy.entities import ENTITY_TYPES
 from privacy.recognizers.base import BoundedPatternRecognizer, RecognizerSpec
+from privacy.recognizers.id_shape import IdShapeRecognizer
 from privacy.recognizers.lexicon import (
     AU_STATE,
     BANK_NAME,
@@ -143,6 +144,9 @@ def load_recognizers(
     spoken = [e for e in SPOKEN_ENTITIES if e in entities]
     if spoken:
         recognizers.append(SpokenNumberRecognizer(spoken))
+    bare = [e for e in ("MRN", "ACCOUNT") if e in entities]
+    if bare:
+        recognizers.append(IdShapeRecognizer(bare))
     ner_entities = [e for e in ("PERSON", "LOCATION") if e in entities]
     if with_ner and ner_entities:
         recognizers.append(SpacyNerRecognizer(ner_entities))

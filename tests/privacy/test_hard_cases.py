@@ -260,6 +260,13 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
             "call one eight hundred five five five oh one two three",
             [("PHONE", "one eight hundred five five five oh one two three")],
         ),
+        # identifier-shaped tokens without a cue
+        ("yes it's 00482913, the one on the letter", [("MRN", "00482913")]),
+        ("RX448812 is the number they gave me", [("MRN", "RX448812")]),
+        (
+            "transfer from 40-22-11 acct, number 31926819",
+            [("ROUTING", "40-22-11"), ("ACCOUNT", "31926819")],
+        ),
     ],
     "must_not_flag": [
         ("Take one or two tablets, three times a day.", []),
@@ -268,6 +275,9 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("she is 94 kg and 95% on air", []),
         ("HR 94, sats 95 on air", []),
         ("Passport expired in 2019", []),
+        ("Invoice total $125000 paid; ref 99812345", []),
+        ("Platelets 250000 /uL, WBC 11.2", []),
+        ("Take 500000 units daily", []),
         ("Insurance: Aetna, valid until 2026", []),
         ("about twenty or thirty minutes, nineteen sixty one", []),
         ("Vitamin (100) and Model (95)", []),
