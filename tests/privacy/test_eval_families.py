@@ -20,18 +20,18 @@ from privacy.eval.score import covered, leaks, merge, redact, score
 
 # Floors for Bastion's default Redactor on the whole families: (recall >=, precision >=,
 # leak rate <=). Raised 2026-12-04 to a little below what bench/privacy.py measured with the
-# detectors of 2b0617e (casual-text identifier forms, one model pass) -- recall / precision /
-# leak: narrative 0.971 / 0.990 / 1.9 %, dialogue 0.943 / 0.996 / 5.2 %, semistructured
-# 0.942 / 0.985 / 3.9 %, email 0.951 / 0.995 / 4.0 % (before, at fcb5af5: narrative 0.948 /
-# 0.990 / 4.7 %, dialogue 0.867 / 0.992 / 12.8 %, semistructured 0.888 / 0.973 / 9.3 %, email
-# 0.924 / 0.993 / 6.6 %; main before the detection work, d535853: recall 0.47-0.57, leak
-# 38-49 %). They are regression floors, not the targets of issue 10 (recall >= 0.99,
-# precision >= 0.95, leak <= 0.5 %).
+# detectors of 577ec44 (casual-text identifier forms, one model pass, id-shaped tokens) --
+# recall / precision / leak: narrative 0.978 / 0.990 / 1.5 %, dialogue 0.943 / 0.996 / 5.2 %,
+# semistructured 0.952 / 0.985 / 3.0 %, email 0.959 / 0.995 / 3.2 % (before, at fcb5af5:
+# narrative 0.948 / 0.990 / 4.7 %, dialogue 0.867 / 0.992 / 12.8 %, semistructured 0.888 /
+# 0.973 / 9.3 %, email 0.924 / 0.993 / 6.6 %; main before the detection work, d535853: recall
+# 0.47-0.57, leak 38-49 %). They are regression floors, not the targets of issue 10 (recall
+# >= 0.99, precision >= 0.95, leak <= 0.5 %).
 FLOORS: dict[str, tuple[float, float, float]] = {
-    "narrative": (0.96, 0.975, 0.03),
+    "narrative": (0.965, 0.975, 0.025),
     "dialogue": (0.93, 0.98, 0.065),
-    "semistructured": (0.93, 0.97, 0.05),
-    "email": (0.94, 0.98, 0.05),
+    "semistructured": (0.94, 0.97, 0.04),
+    "email": (0.945, 0.98, 0.045),
 }
 # Requests per redact_batch call in the floor test: the size of a gateway batch, so that no call
 # runs into the Redactor's timeout_s (a whole family in one call would).
