@@ -30,7 +30,7 @@ from serving.pipeline.stage import Stage
 from serving.pipeline.state import Item
 from state.base import StateStore
 
-__all__ = ["BatchPrincipal", "BatchWorker", "output_file_id"]
+__all__ = ["BatchPrincipal", "BatchWorker", "YieldGate", "output_file_id"]
 
 log = logging.getLogger("bastion.batch")
 
@@ -61,6 +61,20 @@ class BatchPrincipal(Stage):
         if record.revoked_at is not None:
             raise AuthenticationFailed("API key revoked")
         state.principal = Principal(record.key_id, record.tenant, Role(record.role))
+
+
+class YieldGate(Stage):
+    """Just before the model is called for a batch line: wait while interactive requests are
+    in flight (at most ``max_wait_s``), so the line's prefill does not delay them."""
+
+    name = "batch_yield"
+
+    def __init__(self, traffic: InteractiveTraffic, max_wait_s: float) -> None:
+        self.traffic = traffic
+        self.max_wait_s = max_wait_s
+
+    async def before(self, state: RequestState) -> None:
+        await self.traffic.wait_idle(self.max_wait_s)
 
 
 class BatchWorker:
@@ -281,13 +295,15 @@ class BatchWorker:
         )
         # the audit record says which job and line (Bastion's ids, never the custom id)
         state.detail = {"batch_id": job["id"], "batch_line": index}
-        inference = self.pipelines().inference
-        pipeline = Pipeline(
-            [
-                BatchPrincipal(self.keys_store, job["_key_id"], job["_tenant"]),
-                *list(inference.stages[1:]),
-            ]
-        )
+        stages: list[Stage] = [
+            BatchPrincipal(self.keys_store, job["_key_id"], job["_tenant"]),
+            *self.pipelines().inference.stages[1:],
+        ]
+        if self.settings.yield_to_interactive:  # the last moment before the model is called
+            at = next((i for i, st in enumerate(stages) if st.name == "generate"), None)
+            if at is not None:
+                stages.insert(at, YieldGate(self.traffic, self.settings.max_yield_s))
+        pipeline = Pipeline(stages)
         try:
             items = await pipeline.open(state)
             collected = await self._collect(state, items, preemptible)
