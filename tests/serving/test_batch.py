@@ -278,3 +278,39 @@ def test_interactive_traffic_preempts_a_generating_line(api: Any, batch_app: Any
     mine = [r for _, r in page.records if (r.detail or {}).get("batch_id") == job["id"]]
     attempts = sorted((r.status_code, (r.detail or {}).get("batch_attempt")) for r in mine)
     assert attempts == [(200, None), (499, "preempted"), (499, "preempted")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_lease_and_line_records_on_both_stores(backend: str, tmp_path: Path) -> None:
+    """One worker holds a job's lease until it lapses; a line's result is recorded once (the
+    second write of the same line is refused), on SQLite and on PostgreSQL."""
+    import time
+
+    from policies.audit.content import FileKek
+    from serving.batch.store import BatchStore
+    from state.postgres import PostgresStateStore
+    from state.sqlite import SqliteStateStore
+    from tests.state.pg import PG_DSN, fresh_schema
+
+    def check(store: Any) -> None:
+        b = BatchStore(store, FileKek(tmp_path / "kek.key"), 3600)
+        assert b.acquire("batch_1", "w-a", 0.3)
+        assert not b.acquire("batch_1", "w-b", 0.3)
+        assert b.renew("batch_1", "w-a", 0.3)
+        time.sleep(0.4)  # the lease lapses (w-a died)
+        assert b.acquire("batch_1", "w-b", 30)
+        assert not b.renew("batch_1", "w-a", 30)
+        assert b.record_line("acme", "batch_1", 0, True, {"custom_id": SECRET})
+        assert not b.record_line("acme", "batch_1", 0, False, {"custom_id": "other"})
+        assert b.lines("acme", "batch_1") == [(0, True, {"custom_id": SECRET})]
+        assert b.line_status("batch_1") == {0: True}
+
+    if backend == "sqlite":
+        check(SqliteStateStore(tmp_path / "state.db"))
+        return
+    with fresh_schema() as schema:
+        store = PostgresStateStore(PG_DSN, schema=schema)
+        try:
+            check(store)
+        finally:
+            store.close()
