@@ -43,6 +43,7 @@ def _open(config: Path | None, data_dir: Path | None) -> tuple[Settings, Registr
         _policy(settings),
         settings.site,
         settings.registry.prompts,
+        settings.registry.require_eval,
     )
     try:
         store = open_state(settings.audit, settings.data_dir)
@@ -75,7 +76,8 @@ def _apply(config: Path | None, data_dir: Path | None, action: str, **body: obje
     store = follower.store
     try:
         try:
-            change = apply_change(follower, action, AliasRequest.model_validate(body))
+            request = AliasRequest.model_validate(body)
+            change = apply_change(follower, action, request, registry.require_eval)
         except (AliasError, ValidationError) as exc:
             typer.echo(f"refused: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -138,9 +140,26 @@ def promote(
     version: Annotated[str, typer.Argument(help="name@version (model or prompt template).")],
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
+    eval_result: Annotated[
+        Path | None,
+        typer.Option(
+            "--eval",
+            help="Result of `bastion eval run --out` for VERSION; required for an alias "
+            "listed in registry.require_eval.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Point ALIAS at VERSION: all of its traffic, on every replica within seconds."""
-    _apply(config, data_dir, "promote", alias=alias, version=version)
+    result = None
+    if eval_result is not None:
+        try:
+            result = json.loads(eval_result.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            typer.echo(f"refused: {eval_result} is not a readable eval result", err=True)
+            raise typer.Exit(2) from None
+    _apply(config, data_dir, "promote", alias=alias, version=version, eval_result=result)
 
 
 @app.command()

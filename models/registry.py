@@ -56,6 +56,12 @@ class RegistryConfig(BaseModel):
         "m@v2: 10}`; used only for an alias the state store has never seen (after that, "
         "`bastion models promote|split|rollback` and the admin API change it).",
     )
+    require_eval: list[str] = Field(
+        default_factory=list,
+        description="Aliases whose promote needs a passing `bastion eval run` result for the "
+        "target version (`bastion models promote ALIAS VERSION --eval RESULT.json`, or "
+        "`eval_result` in the admin API body; docs/evals.md).",
+    )
 
     @field_validator("aliases")
     @classmethod
@@ -173,8 +179,10 @@ class Registry:
         policy: PolicySet | None = None,
         default_site: str = "local",
         prompts: Iterable[PromptTemplate] = (),
+        require_eval: Iterable[str] = (),
     ) -> None:
         self.prompts = PromptTemplates(prompts)
+        self.require_eval = frozenset(require_eval)  # aliases gated by an eval result
         self.aliases: StaticAliases = StaticAliases()
         self._versions: dict[str, DeployedModel] = {}
         self._default: dict[str, str] = {}

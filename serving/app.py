@@ -302,7 +302,12 @@ class Ingress:
         redactor.warmup()  # load spaCy now, not on the first request
         # The one catalog; its aliases follow the shared store (docs/models.md).
         self.registry = Registry(
-            cfg.models, cfg.embeddings, policy.policy_set, cfg.site, cfg.registry.prompts
+            cfg.models,
+            cfg.embeddings,
+            policy.policy_set,
+            cfg.site,
+            cfg.registry.prompts,
+            cfg.registry.require_eval,
         )
         self.registry.follow(shared, cfg.policy.reload_check_s, cfg.registry.initial_aliases())
         self.gateway = Gateway(

@@ -36,6 +36,11 @@ class AliasRequest(BaseModel):
     weights: dict[str, int] | None = Field(
         None, max_length=8, description="split: version id → weight, e.g. {m@v1: 90, m@v2: 10}."
     )
+    eval_result: dict[str, Any] | None = Field(
+        None,
+        description="promote of an alias listed in registry.require_eval: the result file "
+        "`bastion eval run --out` wrote for the target version.",
+    )
 
 
 def parse_weights(items: Iterable[str]) -> list[tuple[str, int]]:
@@ -49,11 +54,27 @@ def parse_weights(items: Iterable[str]) -> list[tuple[str, int]]:
     return out
 
 
-def apply_change(follower: AliasFollower, action: str, body: AliasRequest) -> Change:
-    """Apply one change to the shared store (raises AliasError for a bad one)."""
+def apply_change(
+    follower: AliasFollower,
+    action: str,
+    body: AliasRequest,
+    require_eval: frozenset[str] = frozenset(),
+) -> Change:
+    """Apply one change to the shared store (raises AliasError for a bad one). A promote of an
+    alias in ``require_eval`` needs ``body.eval_result``: a passing eval of the target version
+    (serving/evals/gate.py), or it is refused."""
     if action == "promote":
         if not body.version:
             raise AliasError("promote needs a version")
+        if body.alias in require_eval:
+            from serving.evals.gate import passed_result
+
+            if body.eval_result is None or not passed_result(body.eval_result, body.version):
+                raise AliasError(
+                    f"alias {body.alias} requires a passing eval result for {body.version} "
+                    "(bastion eval run ... --out RESULT.json, then promote with --eval "
+                    "RESULT.json)"
+                )
         return follower.promote(body.alias, body.version)
     if action == "split":
         if not body.weights:

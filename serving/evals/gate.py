@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from serving.evals.run import load_result
+from serving.evals.run import RESULT_FORMAT, load_result
 
-__all__ = ["passed"]
+__all__ = ["passed", "passed_result"]
 
 
 def passed(result_path: str | Path, version: str) -> bool:
@@ -15,6 +16,13 @@ def passed(result_path: str | Path, version: str) -> bool:
     try:
         result = load_result(Path(result_path))
     except (OSError, ValueError):
+        return False
+    return passed_result(result, version)
+
+
+def passed_result(result: dict[str, Any], version: str) -> bool:
+    """:func:`passed` on a result already read (the admin API takes it in the body)."""
+    if not isinstance(result, dict) or result.get("format") != RESULT_FORMAT:
         return False
     versions = result.get("model_versions") or []
     return bool(result.get("passed")) and versions == [version] and bool(result.get("cases"))

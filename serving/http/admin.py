@@ -66,7 +66,9 @@ async def admin_alias(request: Request, action: str) -> Response:
         assert st.read_body is not None
         body = await st.read_body()
         try:  # store writes off the event loop
-            change = await asyncio.to_thread(apply_change, aliases, action, parse_request(body))
+            change = await asyncio.to_thread(
+                apply_change, aliases, action, parse_request(body), registry.require_eval
+            )
         except AliasError as exc:
             raise InvalidRequest(str(exc), "alias") from None
         from serving.registry_admin import alias_detail, invalidate_cache
