@@ -63,8 +63,10 @@ class InputGuard(Stage):
     def __init__(self, policy: PolicyEngine, classifier: InjectionClassifier | None = None) -> None:
         self.tenants = TenantGuardrails(policy)
         self.classifier = classifier or load_classifier()  # missing weights: start-up fails
-        # load the encoder now, off the caller's thread, rather than on the first request
-        threading.Thread(target=self.classifier.encoder.start, daemon=True).start()
+        # load the encoder now, off the caller's thread, rather than on the first request. Not a
+        # daemon: a process that exits while torch is still loading aborts in the interpreter's
+        # finalization (SIGABRT, exit 134, after every test passed); exit waits for the load.
+        threading.Thread(target=self.classifier.encoder.start, daemon=False).start()
 
     def _verdict(self, state: RequestState, guard: str, verdict: str) -> None:
         assert state.principal is not None
