@@ -228,7 +228,8 @@ def test_several_unknown_fields_are_counted(api):
     ("payload", "param"),
     [
         ({"model": MODEL, "messages": _msgs(), "logit_bias": {}}, "logit_bias"),
-        ({"model": MODEL, "prompt": "x", "messages": _msgs()}, "prompt"),
+        # (a chat request's `prompt` is Bastion's prompt-template reference, docs/models.md)
+        ({"model": MODEL, "suffix": "x", "messages": _msgs()}, "suffix"),
         (
             {"model": MODEL, "messages": [{"role": "user", "content": "x", "tool_calls": []}]},
             "messages.0.tool_calls",

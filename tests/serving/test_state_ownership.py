@@ -53,6 +53,7 @@ OWNERS = {
         "serving/http/admin.py",
         "serving/http/audit.py",
         "serving/openapi.py",
+        "serving/http/feedback.py",  # POST /v1/feedback: the rated request's id, the rating
         "serving/http/batch.py",  # the Batch API's routes, and its worker's ids per line
         "serving/batch/worker.py",
     },
