@@ -215,7 +215,7 @@ class _UpstreamModel(Protocol):
     """What the host check needs of a model version's configuration (serving.config)."""
 
     engine: str
-    site: str
+    site: str | None
     upstream: OpenAIUpstream | None
 
     @property
@@ -228,21 +228,25 @@ class _Sites(Protocol):
 
 def check_upstream_hosts(models: Iterable[_UpstreamModel], policy: _Sites) -> list[str]:
     """Problems (empty when none) with each ``engine: openai`` version's upstream host: it must be
-    listed in ``upstream_hosts`` of the version's site in ``policy`` (a PolicySet)."""
+    listed in ``upstream_hosts`` of the version's site in ``policy`` (a PolicySet). The site is
+    the one the policy documents declare for the version (the configuration need not repeat it;
+    when it does, the two agree: models/registry.py)."""
+    declared = {m.id: m.site for m in getattr(policy, "models", ())}
     problems = []
     for model in models:
         if model.engine != "openai" or model.upstream is None:
             continue
-        site = policy.site(model.site)
+        site_id = model.site or declared.get(model.key)
+        site = policy.site(site_id) if site_id is not None else None
         upstream = model.upstream
         if site is None:
             problems.append(
-                f"model {model.key}: site {model.site} is not declared in the policy documents"
+                f"model {model.key}: site {site_id} is not declared in the policy documents"
             )
         elif not site.allows_upstream(upstream.host, upstream.port):
             problems.append(
                 f"model {model.key}: upstream host {upstream.host}:{upstream.port} is not in "
-                f"upstream_hosts of site {model.site} in the policy documents"
+                f"upstream_hosts of site {site_id} in the policy documents"
             )
     return problems
 
