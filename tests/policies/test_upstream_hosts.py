@@ -225,3 +225,15 @@ def test_admin_reload_must_allow_the_upstream_hosts(tmp_path: Path) -> None:
         assert engine.version == version
     finally:
         state.close()
+
+
+def test_the_site_comes_from_the_policy_when_the_configuration_leaves_it_out() -> None:
+    """A version's site is declared once, in the policy documents (the configuration may omit
+    it); the host check then uses the declared site."""
+    policy = load_texts([("p.yaml", with_hosts("[vllm.fra.internal]"))])
+    declared = next(m.site for m in policy.models if m.id == "llama-3.1-8b@q4-2024-07")
+    allowed = openai_model("http://vllm.fra.internal/v1", site=None)  # type: ignore[arg-type]
+    elsewhere = openai_model("http://vllm.ber.internal/v1", site=None)  # type: ignore[arg-type]
+    assert check_upstream_hosts([allowed], policy) == []
+    (problem,) = check_upstream_hosts([elsewhere], policy)
+    assert f"not in upstream_hosts of site {declared}" in problem
