@@ -4,8 +4,9 @@ Two namespaces:
 
 - ``feedback.served``: one small marker per answered inference request, written by the HTTP
   driver once the request's audit record is durable: the tenant, the model version served and,
-  only when the deployment captures redacted content (``audit.capture: redacted``), the
-  redacted input messages and the answer in placeholder form. It expires after
+  only when the deployment captures redacted content (``audit.capture: redacted``), the roles
+  of the request's messages (their redacted texts stay in the audit log's encrypted, shreddable
+  captured content, where ``bastion eval from-feedback`` reads them). It expires after
   :data:`SERVED_TTL_S` (the window in which feedback is taken).
 - ``feedback``: the feedback itself, keyed by the request id: rating, and the comment and the
   corrected answer **after redaction** (placeholders, never an identifier).
@@ -25,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from serving.pipeline.errors import InvalidRequest, NotFound, UpstreamError
-from serving.pipeline.redact import redacted
 from serving.pipeline.state import RequestState
 from state import StateStore
 
@@ -74,15 +74,9 @@ def _served_record(st: RequestState, capture: bool) -> dict[str, Any] | None:
         "at": _now(),
     }
     if capture and st.redaction is not None and st.route.value == "inference.chat":
-        texts, _ = redacted(st)
-        roles = [m.role for m in getattr(st.request, "messages", [])]
-        if len(roles) == len(texts):
-            record["messages"] = [
-                {"role": str(r), "content": scrub_numbers(t)}
-                for r, t in zip(roles, texts, strict=True)
-            ]
-            # placeholder form (restore keeps it)
-            record["answer"] = scrub_numbers("".join(st.output))
+        # Only the roles: the redacted texts stay in the audit log's captured content, encrypted
+        # and crypto-shreddable (docs/audit.md); `bastion eval from-feedback` reads them there.
+        record["roles"] = [str(m.role) for m in getattr(st.request, "messages", [])]
     return record
 
 
@@ -207,9 +201,8 @@ async def store_feedback(
         "correction": next(it) if fb.correction is not None else None,
         "at": _now(),
     }
-    if "messages" in served:  # redacted input and answer, kept only under redacted capture
-        record["messages"] = served["messages"]
-        record["answer"] = served.get("answer")
+    if "roles" in served:  # the captured content's message roles (its texts: the audit log)
+        record["roles"] = served["roles"]
     data = json.dumps(record, ensure_ascii=False).encode()
     await asyncio.to_thread(store.put, FEEDBACK_NS, fb.request_id, data)
     return record

@@ -173,6 +173,9 @@ def from_feedback(
         records = list_feedback(store, when)
     finally:
         store.close()
+    from serving.evals.from_feedback import attach_captured
+
+    shredded = attach_captured(records, settings.audit, settings.data_dir)
     built = cases_from_feedback(records, Redactor(settings.privacy))
     dump_cases(built.cases, out)
     typer.echo(f"{len(built.cases)} cases from {len(records)} feedback records -> {out}")
@@ -182,6 +185,8 @@ def from_feedback(
             "(audit.capture: redacted keeps it)",
             err=True,
         )
+    if shredded:
+        typer.echo(f"{shredded} skipped: their captured content was shredded", err=True)
     if built.skipped_no_reference:
         typer.echo(
             f"{built.skipped_no_reference} skipped: neither corrected nor rated well", err=True

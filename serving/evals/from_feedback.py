@@ -9,6 +9,7 @@ placeholder form and is redacted once more before it is written (fail closed).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,61 @@ class FromFeedback:
     cases: list[EvalCase]
     skipped_no_messages: int = 0
     skipped_no_reference: int = 0
+
+
+def attach_captured(records: list[dict[str, Any]], audit: Any, data_dir: Any) -> int:
+    """Give each feedback record that names message roles its request's redacted messages and
+    answer, read from the audit log's captured content (encrypted at rest, so a shredded tenant
+    or day yields nothing). Each read is audited (``audit.content_read``), as
+    ``bastion audit content`` does. Returns how many were shredded."""
+    from pathlib import Path
+
+    from policies.audit import open_store
+    from policies.audit.cli_content import _cli_record
+    from policies.audit.content import ContentVault, FileKek
+    from policies.audit.errors import ContentShredded
+    from policies.audit.export import append_direct
+    from policies.audit.readback import find_by_request_id
+    from policies.audit.record import AuditRecord
+
+    wanted = [r for r in records if r.get("roles")]
+    if not wanted:
+        return 0
+    store = open_store(audit, Path(data_dir))
+    shredded = 0
+    try:
+        vault = ContentVault(store, FileKek(audit.resolve_kek_file(Path(data_dir)), create=False))
+        for record in wanted:
+            index = find_by_request_id(store, record["request_id"])
+            if index is None:
+                continue
+            (row,) = store.leaves(index, index + 1)
+            audited = AuditRecord.from_canonical(row.body)
+            if audited.content is None:
+                continue
+            status = "read"
+            try:
+                captured = json.loads(vault.open(audited.content))
+            except ContentShredded:
+                status, captured = "shredded", None
+                shredded += 1
+            except KeyError:
+                status, captured = "absent", None
+            detail: dict[str, str | int | bool] = {"record_index": index, "status": status}
+            if audited.tenant:
+                detail["content_tenant"] = audited.tenant
+            append_direct(store, _cli_record("audit.content_read", detail, status == "read"))
+            roles, texts = record["roles"], (captured or {}).get("input") or []
+            if captured is None or len(texts) < len(roles):
+                continue
+            record["messages"] = [
+                {"role": r, "content": scrub_numbers(t)}
+                for r, t in zip(roles, texts[: len(roles)], strict=True)
+            ]
+            record["answer"] = scrub_numbers(captured.get("output") or "")
+    finally:
+        store.close()
+    return shredded
 
 
 def cases_from_feedback(records: list[dict[str, Any]], redactor: Any) -> FromFeedback:

@@ -5,50 +5,49 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from policies.audit import AuditConfig
+from policies.audit.store.base import RecordFilter
 from serving.cli import app
 from serving.evals.cases import load_cases
 from serving.feedback import FEEDBACK_NS, SERVED_NS
 from state import open_state
 from tests.serving.conftest import MODEL
+from tests.serving.test_capture import capture_app  # noqa: F401  (app with captured content)
 
 NAME, MRN, DOB = "Jonathan Quayle", "48213377", "03/14/1961"
 
 
-@pytest.fixture
-def capture(api):
-    """This deployment keeps redacted content (audit.capture: redacted) for the marker."""
-    gateway = api.client._transport.app.state.gateway
-    before = gateway.capture
-    gateway.capture = True
-    yield gateway
-    gateway.capture = before
-
-
-def _ask(api, text: str) -> str:
-    r = api.post(
-        "/v1/chat/completions",
-        json={
-            "model": MODEL,
-            "max_tokens": 6,
-            "temperature": 0,
-            "messages": [{"role": "user", "content": text}],
-        },
+def _ask(aio, client, key: str, text: str) -> str:
+    r = aio.run(
+        client.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}"},
+            json={
+                "model": MODEL,
+                "max_tokens": 6,
+                "temperature": 0,
+                "messages": [{"role": "user", "content": text}],
+            },
+        )
     )
     assert r.status_code == 200, r.text
     return r.headers["x-request-id"]
 
 
-def test_from_feedback_round_trip_keeps_identifiers_out(api, capture, tmp_path):
-    store = capture.keys.store
-    corrected = _ask(api, f"Summarise: {NAME}, MRN {MRN}, born {DOB}, pneumonia, improving.")
-    liked = _ask(api, "How do I reset my online banking password?")
-    disliked = _ask(api, "What are your opening hours?")
+def test_from_feedback_round_trip_keeps_identifiers_out(capture_app, tmp_path):  # noqa: F811
+    """A deployment with audit.capture: redacted (tests/serving/test_capture.py's app). The
+    feedback marker keeps only the message roles; `bastion eval from-feedback` reads the
+    redacted texts from the audit log's encrypted captured content, and the read is audited."""
+    aio, client, key, log, data = capture_app
+    gateway = client._transport.app.state.gateway
+    store = gateway.keys.store
+    corrected = _ask(aio, client, key, f"Summarise: {NAME}, MRN {MRN}, born {DOB}, pneumonia.")
+    liked = _ask(aio, client, key, "How do I reset my online banking password?")
+    disliked = _ask(aio, client, key, "What are your opening hours?")
     marker = json.loads(store.get(SERVED_NS, corrected))
-    assert marker["messages"][0]["role"] == "user"
+    assert marker["roles"] == ["user"] and "messages" not in marker  # no text outside the log
     assert NAME not in json.dumps(marker) and MRN not in json.dumps(marker)
 
     bodies = [
@@ -57,12 +56,13 @@ def test_from_feedback_round_trip_keeps_identifiers_out(api, capture, tmp_path):
         {"request_id": disliked, "rating": 1, "scale": "stars"},
     ]
     for body in bodies:
-        assert api.post("/v1/feedback", json=body).status_code == 200
+        r = aio.run(
+            client.post("/v1/feedback", json=body, headers={"authorization": f"Bearer {key}"})
+        )
+        assert r.status_code == 200, r.text
 
-    # `bastion eval from-feedback` reads the configured state store of a data folder: put the
-    # stored feedback records (bytes as stored) into one
-    data = tmp_path / "data"
-    data.mkdir()
+    # `bastion eval from-feedback` reads the state store of the data folder: put the stored
+    # feedback records (bytes as stored) there, beside the app's audit log and its KEK
     target = open_state(AuditConfig(), data)
     for rid in (corrected, liked, disliked):
         target.put(FEEDBACK_NS, rid, store.get(FEEDBACK_NS, rid))
@@ -86,6 +86,8 @@ def test_from_feedback_round_trip_keeps_identifiers_out(api, capture, tmp_path):
     assert set(case.tags) == {"feedback", "corrected", "rating:down"}
     assert cases[f"feedback-{liked}"].tags == ["feedback", "rated", "rating:5"]
     assert case.checks == [{"type": "similarity"}]
+    reads = aio.run(log.query(RecordFilter(event_type="audit.content_read"), 100, None))
+    assert len(reads.records) >= 3  # every captured content it read is in the audit log
 
     future = CliRunner().invoke(
         app,
