@@ -47,7 +47,7 @@ _TEMPLATES = (
     (
         re.compile(r"^/v1/audit/records/[^/]+/content$"),
         Route.AUDIT_CONTENT,
-        "/v1/audit/records/{index}/content",
+        "/v1/audit/records/:index/content",  # label charset: no braces (tests/serving/test_metrics)
     ),
 )
 # Paths whose metrics label is the path itself; anything else is "other" (never client text).
