@@ -121,6 +121,9 @@ class TwoReplicas:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoReplicas]:
+    # SEEN is module state that other modules' clusters (test_aliases_ray, test_metrics_cluster_ray
+    # reuse these helpers) also fill: this module counts only its own cluster's replicas.
+    SEEN.clear()
     with fresh_database() as dsn:
         server = TwoReplicas(tmp_path_factory.mktemp("two-replicas"), dsn)
         try:
