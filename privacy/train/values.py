@@ -10,9 +10,13 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TypeVar
 
 from faker import Faker
+
+# The day the shipped weights' corpus was generated (privacy/models/bastion_ner/meta.json).
+REFERENCE_DAY = date(2026, 12, 2)
 
 __all__ = ["LOCALES", "Name", "Values"]
 
@@ -313,7 +317,11 @@ class Values:
         return email
 
     def date(self, *, dob: bool = False) -> str:
-        d = self.fake.date_between(start_date="-95y" if dob else "-6y", end_date="today")
+        # Dates relative to a fixed day, not to the day the generator runs: the corpus (and the
+        # digest of it that the shipped weights record) must not change from one day to the next.
+        years = 95 if dob else 6
+        start = REFERENCE_DAY + timedelta(days=-365.24 * years)  # Faker's own "-Ny" arithmetic
+        d = self.fake.date_between(start_date=start, end_date=REFERENCE_DAY)
         us = self.locale == "en_US"
         day = d.day
         suffix = "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
