@@ -15,7 +15,8 @@ from policies.audit.content import FileKek
 from serving.batch.settings import BatchSettings
 from serving.batch.store import BatchStore
 from serving.batch.worker import BatchWorker
-from serving.pipeline import Pipelines, UpstreamError
+from serving.http.drive import pipelines_of
+from serving.pipeline import UpstreamError
 
 __all__ = ["BatchService", "attach_batch", "batch_service", "new_job", "pipelines_of"]
 
@@ -37,20 +38,6 @@ def attach_batch(app: Any, settings: BatchSettings, kek_file: Path) -> None:
             batch_service(app).worker.start()
 
     app.router.on_startup.append(start)
-
-
-def pipelines_of(app: Any) -> Pipelines:
-    """The replica's pipelines (the same cache as serving/http/drive.py)."""
-    app_state = app.state
-    gateway = app_state.gateway
-    if gateway is None:
-        raise UpstreamError("the gateway is starting")
-    key = (id(gateway), id(app_state.audit), id(app_state.policy_reloader))
-    cached = getattr(app_state, "pipelines", None)
-    if cached is None or cached[0] != key:
-        cached = (key, Pipelines(gateway, app_state.audit, app_state.policy_reloader))
-        app_state.pipelines = cached
-    return cached[1]
 
 
 def batch_service(app: Any) -> BatchService:

@@ -27,7 +27,12 @@ def state(request: Request) -> RequestState:
 
 def pipelines(request: Request) -> Pipelines:
     """The replica's pipelines, built once from what the host put on ``app.state``."""
-    app_state = request.app.state
+    return pipelines_of(request.app)
+
+
+def pipelines_of(app: Any) -> Pipelines:
+    """:func:`pipelines` for a driver without a request (the Batch API worker)."""
+    app_state = app.state
     gateway = app_state.gateway
     if gateway is None:
         raise UpstreamError("the gateway is starting")
