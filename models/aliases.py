@@ -20,13 +20,13 @@ import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from state import StateError, StateStore
+from state.periodic import Periodic
 
 __all__ = [
     "AliasError",
@@ -169,8 +169,7 @@ class AliasFollower(StaticAliases):
         self.valid = dict(valid)  # version id -> "model" | "prompt"
         self.reserved = frozenset(reserved)  # model and prompt names: never an alias
         self.every_s = every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("alias-follower", every_s, self._refresh_logged)
 
     # --- following ----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -179,22 +178,16 @@ class AliasFollower(StaticAliases):
         self.table = {alias: Assignment.from_json(alias, value) for alias, value in rows}
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="alias-follower", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.refresh()
-            except StateError as exc:  # the aliases in force stay
-                log.error("alias refresh failed", extra={"error_type": type(exc).__name__})
+    def _refresh_logged(self) -> None:
+        try:
+            self.refresh()
+        except StateError as exc:  # the aliases in force stay
+            log.error("alias refresh failed", extra={"error_type": type(exc).__name__})
 
     # --- changing -----------------------------------------------------------------------------
     def seed(self, initial: Mapping[str, Mapping[str, int]]) -> None:

@@ -17,7 +17,6 @@ shows anyway, never request content.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from serving.observability import render_metrics
+from state.periodic import Periodic
 
 __all__ = ["NAMESPACE", "ReplicaMetrics", "merge"]
 
@@ -72,8 +72,7 @@ class ReplicaMetrics:
         self.replica = replica
         self.every_s = every_s
         self.render_own = render
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("metrics-share", every_s, self._publish_logged, immediately=True)
 
     def publish(self) -> None:
         self.store.put(NAMESPACE, self.key, self.render_own(), ttl_s=3 * self.every_s)
@@ -95,23 +94,16 @@ class ReplicaMetrics:
         return merge([(self.replica, own), *others])
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="metrics-share", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.publish()
-            except Exception as exc:  # the store is down: serving goes on, scrapes say less
-                log.warning("metrics not published", extra={"error_type": type(exc).__name__})
-            self._stop.wait(self.every_s)
+    def _publish_logged(self) -> None:
+        try:
+            self.publish()
+        except Exception as exc:  # the store is down: serving goes on, scrapes say less
+            log.warning("metrics not published", extra={"error_type": type(exc).__name__})
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self._loop.stop()
         try:
             self.store.delete(NAMESPACE, self.key)
         except Exception:  # expiry removes it anyway

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from policies.decide import PolicyEngine
 from policies.documents import PolicyDocumentError, PolicyIssue, PolicySet, load_texts
 from state import StateError, StateStore, StoredPolicy, open_state
+from state.periodic import Periodic
 
 if TYPE_CHECKING:
     from serving.config import Settings
@@ -207,27 +208,19 @@ class PolicyReloader:
         self._next = 0.0
         self._rejected: str | None = None
         self._sync_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("policy-reloader", every_s, self._tick)
 
     def start(self) -> None:
         """Check the store every ``every_s`` seconds on a daemon thread, whether or not
         requests arrive (a replica that serves no decision still follows the policy)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="policy-reloader", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self._next = 0.0
-            self.poll()
+    def _tick(self) -> None:
+        self._next = 0.0
+        self.poll()
 
     def poll(self) -> None:
         """Cheap: at most one read of the active version every ``every_s`` seconds; never

@@ -9,9 +9,9 @@ replicas purging at the same time only share the work.
 from __future__ import annotations
 
 import logging
-import threading
 
 from .base import StateError, StateStore
+from .periodic import Periodic
 
 __all__ = ["StatePurger"]
 
@@ -23,13 +23,10 @@ class StatePurger:
     raises: a store outage is logged and the next round tries again."""
 
     def __init__(self, store: StateStore, every_s: float = 600.0) -> None:
-        if every_s <= 0:
-            raise ValueError("every_s must be positive")
         self.store = store
         self.every_s = every_s
         self.purged = 0  # rows deleted by this purger since it started
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("state-purger", every_s, self.purge_once)
 
     def purge_once(self) -> int:
         try:
@@ -43,16 +40,7 @@ class StatePurger:
         return n
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="state-purger", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.purge_once()
+        self._loop.stop()
