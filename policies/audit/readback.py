@@ -5,25 +5,38 @@ record. Content is redacted text with placeholders; it never holds an original v
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from .record import AuditRecord
 from .store.base import AuditStore, RecordFilter
 
-__all__ = ["content_view", "find_by_request_id"]
+__all__ = ["content_view", "find_by_request_id", "find_by_request_ids"]
 
 
 def find_by_request_id(store: AuditStore, request_id: str) -> int | None:
     """Index of the request's record that carries content (else its first record)."""
-    needle = f'"request_id":"{request_id}"'.encode()
-    found: int | None = None
+    return find_by_request_ids(store, [request_id]).get(request_id)
+
+
+def find_by_request_ids(store: AuditStore, request_ids: Iterable[str]) -> dict[str, int]:
+    """For each request id found: the index of its record that carries content (else its
+    first record). One pass over the log for any number of ids; it stops early once every id
+    has a record with content."""
+    needles = {f'"request_id":"{rid}"'.encode(): rid for rid in set(request_ids)}
+    found: dict[str, int] = {}
+    with_content: set[str] = set()
     after: int | None = None
-    while rows := store.query(RecordFilter(), after, 10000):
+    while len(with_content) < len(needles) and (rows := store.query(RecordFilter(), after, 10000)):
         for r in rows:
-            if needle in r.body:
+            for needle, rid in needles.items():
+                if rid in with_content or needle not in r.body:
+                    continue
                 if b'"content":{' in r.body:
-                    return r.index
-                found = r.index if found is None else found
+                    found[rid] = r.index
+                    with_content.add(rid)
+                else:
+                    found.setdefault(rid, r.index)
         after = rows[-1].index
     return found
 

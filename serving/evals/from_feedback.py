@@ -51,7 +51,7 @@ def attach_captured(records: list[dict[str, Any]], audit: Any, data_dir: Any) ->
     from policies.audit.content import ContentVault, FileKek
     from policies.audit.errors import ContentShredded
     from policies.audit.export import append_direct
-    from policies.audit.readback import find_by_request_id
+    from policies.audit.readback import find_by_request_ids
     from policies.audit.record import AuditRecord
 
     wanted = [r for r in records if r.get("roles")]
@@ -61,8 +61,9 @@ def attach_captured(records: list[dict[str, Any]], audit: Any, data_dir: Any) ->
     shredded = 0
     try:
         vault = ContentVault(store, FileKek(audit.resolve_kek_file(Path(data_dir)), create=False))
+        indexes = find_by_request_ids(store, [r["request_id"] for r in wanted])
         for record in wanted:
-            index = find_by_request_id(store, record["request_id"])
+            index = indexes.get(record["request_id"])
             if index is None:
                 continue
             (row,) = store.leaves(index, index + 1)

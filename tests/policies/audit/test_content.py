@@ -90,3 +90,31 @@ def test_capture_needs_a_kek(tmp_path: Path, signer) -> None:
     with pytest.raises(ValueError, match="key-encryption key"):
         AuditLog(store, signer, config)
     store.close()
+
+
+def test_request_ids_are_found_in_one_pass_preferring_the_record_with_content(
+    backend: Callable[..., AuditConfig], tmp_path: Path, signer
+) -> None:
+    from policies.audit.readback import find_by_request_id, find_by_request_ids
+
+    config = backend(capture="redacted", batch_max_wait_ms=1.0)
+
+    async def run():
+        store = open_store(config, tmp_path)
+        log = AuditLog(store, signer, config, kek=FileKek(tmp_path / "kek"))
+        await log.start()
+        await log.append(make_record(0))  # req-0: no content first ...
+        await log.append(make_record(0), content="<PERSON_1> again")  # ... then with content
+        await log.append(make_record(1))  # req-1: no content at all
+        await log.append(make_record(2), content="<MRN_1>")
+        await log.close()
+        return store
+
+    store = asyncio.run(run())
+    try:
+        found = find_by_request_ids(store, ["req-0", "req-1", "req-2", "req-9"])
+        assert found == {"req-0": 1, "req-1": 2, "req-2": 3}  # req-9 is in no record
+        assert find_by_request_id(store, "req-0") == 1
+        assert find_by_request_id(store, "req-9") is None
+    finally:
+        store.close()
