@@ -6,7 +6,9 @@ output redaction, restore, durable SQLite audit record per line; no Ray):
   to the output file: lines per second.
 - **Interactive TTFT while a batch runs.** Streaming chat requests, time to the first content
   chunk, in pairs: one with nothing else running, one while a 3-line batch generates (after its
-  first line is done); p50 and p95 of each side.
+  first line is done); p50 and p95 of each side. Batch lines yield to interactive work at the
+  engine (models/engines/priority.py): ``engine_pauses`` counts how often a batch line gave
+  the engine up mid-generation.
 
     .venv/bin/python bench/batch.py [--lines 16] [--probes 12] [--max-tokens 16]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -72,6 +75,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 async def main(lines: int, probes: int, max_tokens: int, concurrency: int, threads: int) -> None:
+    load_before = os.getloadavg()
     data = Path(tempfile.mkdtemp())
     (data / "policy.yaml").write_text(POLICY)
     settings = Settings(data_dir=data, models=[ModelConfig(name=MODEL)])
@@ -199,6 +203,9 @@ async def main(lines: int, probes: int, max_tokens: int, concurrency: int, threa
         "ttft_p50_change": round(p50_busy / p50_idle - 1, 3),
         "batches_completed_after_probes": still_running,
         "probes": {"idle": len(idle), "during_batch": len(busy)},
+        "engine_pauses": engine.pauses,
+        "background_generations": (await server.stats())["background"],
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }
     print(json.dumps(result, indent=2))
     await log.close()

@@ -8,6 +8,7 @@ written while serving a request carries that request's Bastion id.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +24,9 @@ from models.engines import (
     FailureKind,
     GenerateRequest,
 )
+from models.engines.base import Background
 from models.engines.chat_template import ChatTemplateError
+from models.engines.priority import BACKGROUND, GATE
 
 __all__ = ["ModelServer"]
 
@@ -43,6 +46,7 @@ class ModelServer:
         self.active = 0
         self.cancelled = 0
         self.completed = 0
+        self.background = 0  # background (Batch API) generations served
         self.ready = False
 
     async def start(self) -> None:
@@ -50,16 +54,43 @@ class ModelServer:
         self.ready = True
         log.info("model ready", extra={"model": self.engine.info.name})
 
-    def _open(self, request: GenerateRequest) -> AsyncIterator[Delta]:
-        if request.messages is not None:
-            return self.engine.chat(request.messages, request.sampling)
-        assert request.prompt is not None
-        return self.engine.complete(request.prompt, request.sampling)
+    def _open(
+        self, request: GenerateRequest, background: Background | None
+    ) -> AsyncIterator[Delta]:
+        mark = BACKGROUND.set(background)  # read by engines that pause between tokens
+        try:
+            if request.messages is not None:
+                return self.engine.chat(request.messages, request.sampling)
+            assert request.prompt is not None
+            return self.engine.complete(request.prompt, request.sampling)
+        finally:
+            BACKGROUND.reset(mark)
 
     async def generate(self, request: GenerateRequest) -> AsyncIterator[Delta | EngineFailure]:
+        """Stream one generation. An interactive one counts on the priority gate until its
+        stream ends; a background one first waits while the gate is busy (bounded by its
+        ``max_wait_s``; the engine gets what is left of it), see models/engines/priority.py."""
+        background = request.background
+        if background is None:
+            GATE.enter()
+        else:
+            self.background += 1
+            waited = await GATE.wait_idle_async(background.max_wait_s)
+            background = Background(max(0.0, background.max_wait_s - waited))
+        try:
+            async with contextlib.aclosing(self._generate(request, background)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            if request.background is None:
+                GATE.leave()
+
+    async def _generate(
+        self, request: GenerateRequest, background: Background | None
+    ) -> AsyncIterator[Delta | EngineFailure]:
         ids = {"request_id": request.request_id}
         try:
-            stream = self._open(request)
+            stream = self._open(request, background)
         except ContextLengthExceeded as exc:
             yield EngineFailure(FailureKind.CONTEXT_LENGTH, str(exc))
             return
@@ -125,4 +156,10 @@ class ModelServer:
         return self.ready
 
     async def stats(self) -> dict[str, int]:
-        return {"active": self.active, "cancelled": self.cancelled, "completed": self.completed}
+        return {
+            "active": self.active,
+            "cancelled": self.cancelled,
+            "completed": self.completed,
+            "background": self.background,
+            "interactive": GATE.interactive,  # interactive work in flight in this process
+        }

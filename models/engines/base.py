@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 __all__ = [
+    "Background",
     "ChatMessage",
     "ContextLengthExceeded",
     "Delta",
@@ -102,14 +103,26 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class Background:
+    """Marks a generation as background work (a Batch API line): it yields to the interactive
+    work in flight on its model server (before it starts and, where the engine can, between
+    tokens), for at most ``max_wait_s`` seconds in all; then it runs to its end like any other
+    (models/engines/priority.py)."""
+
+    max_wait_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
     """One generation sent to a model server: chat ``messages`` or a plain ``prompt`` (exactly
-    one), already redacted. ``request_id`` is Bastion's id, for the replica's log lines."""
+    one), already redacted. ``request_id`` is Bastion's id, for the replica's log lines;
+    ``background`` marks a lower-priority generation (None: interactive)."""
 
     request_id: str
     sampling: Sampling
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
+    background: Background | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):

@@ -1,6 +1,11 @@
 """Batch work yields to interactive traffic: a count of the interactive inference requests in
 flight on this replica (an ASGI middleware keeps it), and a wait the worker takes before each
-line. Same event loop as the app, so a plain counter is exact."""
+line. Same event loop as the app, so a plain counter is exact.
+
+The middleware also holds this process's priority gate (models/engines/priority.py) while an
+interactive request runs, so a batch line generating on an engine in this process pauses from
+the request's arrival on; a model server in another process (Ray) keeps its own gate, counting
+the interactive generations it serves."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import asyncio
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from models.engines.priority import GATE, PriorityGate
 
 __all__ = ["INTERACTIVE", "InteractiveGauge", "InteractiveTraffic"]
 
@@ -36,16 +43,21 @@ INTERACTIVE = InteractiveTraffic()
 class InteractiveGauge:
     """Counts this replica's interactive inference requests while they run (streams included)."""
 
-    def __init__(self, app: ASGIApp, traffic: InteractiveTraffic = INTERACTIVE) -> None:
+    def __init__(
+        self, app: ASGIApp, traffic: InteractiveTraffic = INTERACTIVE, gate: PriorityGate = GATE
+    ) -> None:
         self.app = app
         self.traffic = traffic
+        self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") not in PATHS:
             await self.app(scope, receive, send)
             return
         self.traffic.in_flight += 1
+        self.gate.enter()
         try:
             await self.app(scope, receive, send)
         finally:
+            self.gate.leave()
             self.traffic.in_flight -= 1

@@ -18,15 +18,27 @@ class BatchSettings(BaseModel):
         default_factory=dict, description="Per-tenant concurrency: tenant id -> lines in flight."
     )
     yield_to_interactive: bool = Field(
-        True, description="Start no batch line while interactive requests are in flight."
+        True,
+        description="Batch lines yield to interactive requests: a line starts only when none "
+        "is in flight on this replica or its model servers (max_yield_s), and its generation "
+        "pauses for them on the model server (max_pause_s).",
     )
     max_yield_s: float = Field(
         5.0, ge=0, description="Longest a line waits for interactive traffic to drain."
     )
+    max_pause_s: float = Field(
+        30.0,
+        ge=0,
+        description="Longest one line's generation pauses, in all, while interactive work is in "
+        "flight on its model server (before it starts and between tokens); then it runs to its "
+        "end. 0: it never pauses at the engine.",
+    )
     preempt: bool = Field(
-        True,
-        description="Stop a generating batch line when an interactive request arrives and run "
-        "it again later (the stopped attempt is audited as a 499 with batch_attempt=preempted).",
+        False,
+        description="Stop a generating batch line when an interactive request arrives on this "
+        "replica and run it again later (the stopped attempt is audited as a 499 with "
+        "batch_attempt=preempted). Off by default: the engine pauses the line instead "
+        "(max_pause_s), which loses no work.",
     )
     max_preemptions: int = Field(
         3, ge=0, description="Times one line may be preempted before it runs to its end."

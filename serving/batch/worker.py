@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
+import dataclasses
 import hashlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from models.engines.base import Background, Delta, EngineFailure, GenerateRequest
 from policies.access import AuthenticationFailed, Principal, Role
 from serving.batch.jobs import ENDPOINTS, parse_input
 from serving.batch.priority import INTERACTIVE, InteractiveTraffic
@@ -30,7 +33,15 @@ from serving.pipeline.stage import Stage
 from serving.pipeline.state import Item
 from state.base import StateStore
 
-__all__ = ["BatchPrincipal", "BatchWorker", "YieldGate", "output_file_id"]
+__all__ = [
+    "BackgroundModels",
+    "BatchPrincipal",
+    "BatchWorker",
+    "Turns",
+    "YieldGate",
+    "output_file_id",
+    "yielding",
+]
 
 log = logging.getLogger("bastion.batch")
 
@@ -63,18 +74,95 @@ class BatchPrincipal(Stage):
         state.principal = Principal(record.key_id, record.tenant, Role(record.role))
 
 
-class YieldGate(Stage):
-    """Just before the model is called for a batch line: wait while interactive requests are
-    in flight (at most ``max_wait_s``), so the line's prefill does not delay them."""
-
-    name = "batch_yield"
+class Turns:
+    """One batch line's allowance for waiting on interactive traffic: ``take`` waits while
+    interactive requests are in flight on this replica, at most ``max_wait_s`` over all of the
+    line's calls, so a line yields at every step but is never held back for ever."""
 
     def __init__(self, traffic: InteractiveTraffic, max_wait_s: float) -> None:
         self.traffic = traffic
-        self.max_wait_s = max_wait_s
+        self.left = max_wait_s
+
+    async def take(self) -> None:
+        if self.left <= 0 or self.traffic.in_flight == 0:
+            return
+        start = time.monotonic()
+        await self.traffic.wait_idle(self.left)
+        self.left -= time.monotonic() - start
+
+
+class YieldGate(Stage):
+    """Put between the stages of a batch line's pipeline: before the next stage starts (its
+    redaction, policy, guardrails, the model call) and before it handles the next item of the
+    answer (output redaction, output guard, the audit record), wait while interactive requests
+    are in flight (the line's :class:`Turns`), so the line's CPU work does not delay them."""
+
+    name = "batch_yield"
+
+    def __init__(self, turns: Turns) -> None:
+        self.turns = turns
 
     async def before(self, state: RequestState) -> None:
-        await self.traffic.wait_idle(self.max_wait_s)
+        await self.turns.take()
+
+    async def wrap(self, state: RequestState, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+        async for item in items:
+            await self.turns.take()
+            yield item
+
+
+def yielding(stages: list[Stage], turns: Turns) -> list[Stage]:
+    """``stages`` with a :class:`YieldGate` before each one but the first, sharing ``turns``."""
+    out: list[Stage] = stages[:1]
+    for stage in stages[1:]:
+        out += [YieldGate(turns), stage]
+    return out
+
+
+class _BackgroundClient:
+    """A model client whose generations are marked background (models/engines/priority.py):
+    the mark travels in the GenerateRequest to the model server, in process or over Ray."""
+
+    def __init__(self, inner: Any, background: Background) -> None:
+        self.inner = inner
+        self.background = background
+
+    def generate(self, request: GenerateRequest) -> AsyncIterator[Delta | EngineFailure]:
+        return self.inner.generate(dataclasses.replace(request, background=self.background))
+
+    def __getattr__(self, name: str) -> Any:  # info, stats, ...
+        return getattr(self.inner, name)
+
+
+class BackgroundModels(Mapping[str, Any]):
+    """A stage's model clients (version key -> client), each marking its generations
+    background; read per request, like the mapping it wraps."""
+
+    def __init__(self, models: Mapping[str, Any], background: Background) -> None:
+        self.models = models
+        self.background = background
+
+    def __getitem__(self, key: str) -> Any:
+        return _BackgroundClient(self.models[key], self.background)
+
+    def __iter__(self) -> Any:
+        return iter(self.models)
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+
+def background_stages(stages: list[Stage], background: Background) -> list[Stage]:
+    """``stages`` with every stage that calls a model (``generate``, ``structured``) copied so
+    that its generations are marked background."""
+    out: list[Stage] = []
+    for stage in stages:
+        models = getattr(stage, "models", None)
+        if isinstance(models, Mapping):
+            stage = copy.copy(stage)
+            stage.models = BackgroundModels(models, background)  # type: ignore[attr-defined]
+        out.append(stage)
+    return out
 
 
 class BatchWorker:
@@ -200,10 +288,12 @@ class BatchWorker:
                     stop.set()
                     return
                 if self.settings.yield_to_interactive:
-                    await self.traffic.wait_idle(self.settings.max_yield_s)
+                    await self.wait_turn()
                 ok, out = await self.drive(job, index, lines[index], purpose)
                 if lost.is_set():
                     return
+                if self.settings.yield_to_interactive:  # sealing and writing it: CPU too
+                    await self.traffic.wait_idle(self.settings.max_yield_s)
                 # recorded first, then counted: a crash between the two is recounted on resume
                 if await asyncio.to_thread(b.record_line, tenant, batch_id, index, ok, out):
                     async with counted:
@@ -259,6 +349,36 @@ class BatchWorker:
         await asyncio.to_thread(b.release, job["id"], self.worker_id)
 
     # -- one line ---------------------------------------------------------------------------
+    async def wait_turn(self) -> None:
+        """Before a line starts (its redaction, its prefill): wait while interactive requests
+        are in flight on this replica or on a model server (another ingress replica's traffic
+        shows there), at most ``max_yield_s``."""
+        deadline = time.monotonic() + self.settings.max_yield_s
+        while time.monotonic() < deadline:
+            if self.traffic.in_flight > 0:
+                await asyncio.sleep(0.005)
+            elif await self._models_busy():
+                await asyncio.sleep(0.02)
+            else:
+                return
+
+    async def _models_busy(self) -> bool:
+        """Whether any model server reports interactive work in flight (its priority gate)."""
+        try:
+            models = self.pipelines().gateway.models
+        except Exception:  # the gateway is starting: nothing to yield to
+            return False
+
+        async def busy(client: Any) -> bool:
+            try:
+                stats = await asyncio.wait_for(client.stats(), timeout=1.0)
+            except Exception:  # a replica that does not answer does not hold batch work back
+                return False
+            return int(stats.get("interactive", 0)) > 0
+
+        found = await asyncio.gather(*(busy(c) for c in list(models.values())))
+        return any(found)
+
     async def drive(
         self, job: dict[str, Any], index: int, line: dict[str, Any], purpose: str | None
     ) -> tuple[bool, dict[str, Any]]:
@@ -299,10 +419,11 @@ class BatchWorker:
             BatchPrincipal(self.keys_store, job["_key_id"], job["_tenant"]),
             *self.pipelines().inference.stages[1:],
         ]
-        if self.settings.yield_to_interactive:  # the last moment before the model is called
-            at = next((i for i, st in enumerate(stages) if st.name == "generate"), None)
-            if at is not None:
-                stages.insert(at, YieldGate(self.traffic, self.settings.max_yield_s))
+        turns = Turns(self.traffic, self.settings.max_yield_s)
+        if self.settings.yield_to_interactive:
+            # the model server pauses the generation; every other step waits its turn here
+            stages = background_stages(stages, Background(self.settings.max_pause_s))
+            stages = yielding(stages, turns)
         pipeline = Pipeline(stages)
         try:
             items = await pipeline.open(state)
