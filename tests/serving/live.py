@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import openai
 
 BIN = Path(sys.executable).parent / "bastion"
 
@@ -97,6 +98,17 @@ class Server:
         )
         self.key = self._wait(key)
 
+    def app_key(self, tenant: str = "default") -> str:
+        """A new app key of ``tenant``, made with ``bastion keys create`` on the data folder."""
+        made = subprocess.run(
+            [str(BIN), "keys", "create", "--tenant", tenant, "--role", "app"],
+            env={**os.environ, "BASTION_DATA_DIR": str(self.data)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return made.stdout.strip().splitlines()[-1]
+
     def _wait(self, known: str | None) -> str:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -140,3 +152,97 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+class ServeCluster:
+    """A real ``bastion serve`` whose state and audit log live in the PostgreSQL at ``dsn``,
+    which reaches it only through ``BASTION_AUDIT__DSN``; the caller gives the policy and the
+    configuration after ``site`` and ``policy`` (servers, replicas, models). ``admin_key`` is
+    the bootstrap key; ``bastion(...)`` runs the CLI against the same configuration and
+    database. ``wait_all``: also wait until `bastion serve` says every replica is up (/readyz
+    answers from the first ingress replica)."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        dsn: str,
+        policy: str,
+        config: str,
+        reload_check_s: float = 1.0,
+        wait_all: bool = False,
+    ) -> None:
+        self.tmp = tmp
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.policy = tmp / "policy.yaml"
+        self.policy.write_text(policy)
+        self.config = tmp / "bastion.yaml"
+        self.config.write_text(
+            "site: de-fra-1\n"
+            f"policy:\n  files: [{self.policy}]\n  reload_check_s: {reload_check_s}\n" + config
+        )
+        self.env = {**os.environ, "BASTION_DATA_DIR": str(tmp / "data"), "BASTION_AUDIT__DSN": dsn}
+        self.log = open(tmp / "serve.log", "a+")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--config", str(self.config), "--port", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+            cwd=tmp,
+        )
+        self.admin_key = self._wait()
+        deadline = time.monotonic() + 600
+        while wait_all and "Bastion serving on" not in self.logs():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("not all replicas started:\n" + self.logs()[-4000:])
+            time.sleep(1)
+
+    def _wait(self) -> str:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("bastion serve exited:\n" + self.logs()[-4000:])
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    keys = [ln for ln in self.logs().splitlines() if ln.startswith("bst_")]
+                    assert len(keys) == 1, self.logs()[-4000:]
+                    return keys[0]
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError("bastion serve not ready in time:\n" + self.logs()[-4000:])
+
+    def logs(self) -> str:
+        self.log.flush()
+        return (self.tmp / "serve.log").read_text()
+
+    def bastion(self, *args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [str(BIN), *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    def key(self, tenant: str) -> str:
+        """A new app key of ``tenant``, made with the CLI."""
+        out = self.bastion("keys", "create", "--tenant", tenant, "--role", "app")
+        return out.stdout.strip().splitlines()[-1]
+
+    def client(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=120)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()

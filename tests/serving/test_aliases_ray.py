@@ -8,8 +8,6 @@ it is declared once.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving.live import BIN, _free_port
-from tests.serving.test_two_replicas import RELOAD_CHECK_S, TwoReplicas, on_both
+from tests.serving.live import ServeCluster
+from tests.serving.test_two_replicas import RELOAD_CHECK_S, on_both
 from tests.state.pg import fresh_database
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.slow]
@@ -38,45 +36,25 @@ tenants:
 """
 
 
-class AliasCluster(TwoReplicas):
-    """TwoReplicas (same start, CLI and clients) with two versions of the bundled model and a
+class AliasCluster(ServeCluster):
+    """Two ingress replicas behind Serve's proxy with two versions of the bundled model and a
     `prod` alias starting at v1."""
 
-    def __init__(self, tmp: Path, dsn: str) -> None:  # replaces the base's configuration
-        self.tmp = tmp
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.policy = tmp / "policy.yaml"
-        self.policy.write_text(POLICY)
-        self.config = tmp / "bastion.yaml"
-        self.config.write_text(
-            "site: de-fra-1\n"
-            f"policy:\n  files: [{self.policy}]\n  reload_check_s: {RELOAD_CHECK_S}\n"
+    def __init__(self, tmp: Path, dsn: str) -> None:
+        super().__init__(
+            tmp,
+            dsn,
+            POLICY,
             "server:\n  direct_ingress: false\n"
             "ingress:\n  num_replicas: 2\n"
             "audit:\n  store: postgres\n"  # the DSN comes from the environment only
             "models:\n"  # half a logical CPU each: all deployments fit the local Ray's 4
             f"  - {{name: {MODEL}, version: v1, threads: 1, num_cpus: 0.5, {SMALL}}}\n"
             f"  - {{name: {MODEL}, version: v2, threads: 1, num_cpus: 0.5, {SMALL}}}\n"
-            f"registry:\n  aliases: {{prod: {V1}}}\n"
+            f"registry:\n  aliases: {{prod: {V1}}}\n",
+            reload_check_s=RELOAD_CHECK_S,
+            wait_all=True,
         )
-        self.env = {**os.environ, "BASTION_DATA_DIR": str(tmp / "data"), "BASTION_AUDIT__DSN": dsn}
-        self.log = open(tmp / "serve.log", "a+")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--config", str(self.config), "--port", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            start_new_session=True,
-            cwd=tmp,
-        )
-        self.admin_key = self._wait()
-        # /readyz answers from the first ingress replica; `bastion serve` says when all are up.
-        deadline = time.monotonic() + 600
-        while "Bastion serving on" not in self.logs():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("not all replicas started:\n" + self.logs()[-4000:])
-            time.sleep(1)
 
     def chat(self):  # type: ignore[no-untyped-def]
         create = self.client(self.admin_key).chat.completions.with_raw_response.create

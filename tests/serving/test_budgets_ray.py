@@ -10,9 +10,6 @@ openai SDK:
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -27,7 +24,7 @@ import pytest
 from policies.ratelimit import BUDGET_NS
 from policies.usage import query_usage
 from state.postgres import PostgresStateStore
-from tests.serving.live import BIN, _free_port
+from tests.serving.live import ServeCluster
 from tests.state.pg import fresh_database
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.slow]
@@ -61,80 +58,28 @@ tenants:
 """
 
 
-class Cluster:
+class Cluster(ServeCluster):
+    """Two ingress replicas behind Serve's proxy, with a cost model; ``store`` reads the same
+    PostgreSQL the server writes."""
+
     def __init__(self, tmp: Path, dsn: str) -> None:
-        self.tmp, self.dsn = tmp, dsn
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (tmp / "policy.yaml").write_text(POLICY)
-        self.config = tmp / "bastion.yaml"
-        self.config.write_text(
-            "site: de-fra-1\n"
-            f"policy:\n  files: [{tmp / 'policy.yaml'}]\n"
+        super().__init__(
+            tmp,
+            dsn,
+            POLICY,
             "server:\n  direct_ingress: false\n"
             "ingress:\n  num_replicas: 2\n"
             "audit:\n  store: postgres\n"
             "embeddings:\n  site: de-fra-1\n"
             f"models:\n  - name: {MODEL}\n    version: v1\n    site: de-fra-1\n"
             "    threads: 2\n    default_max_tokens: 16\n"
-            "    cost: {prompt_per_1k: 0.5, completion_per_1k: 1.5, currency: EUR}\n"
+            "    cost: {prompt_per_1k: 0.5, completion_per_1k: 1.5, currency: EUR}\n",
         )
-        self.env = {
-            **os.environ,
-            "BASTION_DATA_DIR": str(tmp / "data"),
-            "BASTION_AUDIT__DSN": dsn,
-        }
-        self.log = open(tmp / "serve.log", "a+")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--config", str(self.config), "--port", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            start_new_session=True,
-            cwd=tmp,
-        )
-        self._wait()
         self.store = PostgresStateStore(dsn, schema="bastion_state")
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("bastion serve exited:\n" + self.logs()[-4000:])
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        raise RuntimeError("bastion serve not ready in time:\n" + self.logs()[-4000:])
-
-    def logs(self) -> str:
-        self.log.flush()
-        return (self.tmp / "serve.log").read_text()
-
-    def key(self, tenant: str) -> str:
-        args = ["keys", "create", "--tenant", tenant, "--role", "app", "--config", str(self.config)]
-        done = subprocess.run(
-            [str(BIN), *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=300,
-            check=True,
-        )
-        return done.stdout.strip().splitlines()[-1]
 
     def stop(self) -> None:
         self.store.close()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
+        super().stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ replicas have answered, and asserts on each replica's answers.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 import zipfile
@@ -20,13 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from state.postgres import PostgresStateStore
 from tests.serving import live
-from tests.serving.live import BIN, _free_port
+from tests.serving.live import BIN
 from tests.state.pg import fresh_database
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.slow]
@@ -37,86 +34,22 @@ RELOAD_CHECK_S = 1.0
 POLICY = live.ONE_SITE_POLICY
 
 
-class TwoReplicas:
-    """`bastion serve` with two ingress replicas; ``bastion(...)`` runs the CLI against the
-    same configuration and database."""
+class TwoReplicas(live.ServeCluster):
+    """`bastion serve` with two ingress replicas behind Serve's proxy and the bundled model."""
 
     def __init__(self, tmp: Path, dsn: str) -> None:
-        self.tmp = tmp
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.policy = tmp / "policy.yaml"
-        self.policy.write_text(POLICY)
-        self.config = tmp / "bastion.yaml"
-        self.config.write_text(
-            "site: de-fra-1\n"
-            f"policy:\n  files: [{self.policy}]\n  reload_check_s: {RELOAD_CHECK_S}\n"
+        super().__init__(
+            tmp,
+            dsn,
+            POLICY,
             "server:\n  direct_ingress: false\n"
             "ingress:\n  num_replicas: 2\n"
             "audit:\n  store: postgres\n"  # the DSN comes from the environment only
             "embeddings:\n  site: de-fra-1\n"
             f"models:\n  - name: {MODEL}\n    version: v1\n    site: de-fra-1\n"
-            "    threads: 1\n    default_max_tokens: 4\n"
+            "    threads: 1\n    default_max_tokens: 4\n",
+            reload_check_s=RELOAD_CHECK_S,
         )
-        self.env = {
-            **os.environ,
-            "BASTION_DATA_DIR": str(tmp / "data"),
-            "BASTION_AUDIT__DSN": dsn,
-        }
-        self.log = open(tmp / "serve.log", "a+")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--config", str(self.config), "--port", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            start_new_session=True,
-            cwd=tmp,
-        )
-        self.admin_key = self._wait()
-
-    def _wait(self) -> str:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("bastion serve exited:\n" + self.logs()[-4000:])
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    keys = [ln for ln in self.logs().splitlines() if ln.startswith("bst_")]
-                    assert len(keys) == 1, self.logs()[-4000:]
-                    return keys[0]
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        raise RuntimeError("bastion serve not ready in time:\n" + self.logs()[-4000:])
-
-    def logs(self) -> str:
-        self.log.flush()
-        return (self.tmp / "serve.log").read_text()
-
-    def bastion(self, *args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            [str(BIN), *args, "--config", str(self.config)],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done
-
-    def client(self, key: str) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=120)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
