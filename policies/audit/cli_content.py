@@ -123,6 +123,21 @@ def _cli_record(kind: str, detail: dict[str, str | int | bool], ok: bool = True)
     )
 
 
+def _shred_batch_key(cfg: AuditConfig, ddir: Path, tenant: str) -> bool:
+    """Destroy the tenant's Batch API data key (serving/batch/store.py): it lives in the state
+    store (the audit store's backend), sealed with the same KEK. False when it had none."""
+    from serving.batch.store import shred_batch_key
+    from state import STATE_FILE, open_state
+
+    if cfg.store == "sqlite" and not (ddir / STATE_FILE).exists():
+        return False  # no state store here: no batch file was ever stored
+    state = open_state(cfg, ddir, migrate=False)
+    try:
+        return shred_batch_key(state, tenant)
+    finally:
+        state.close()
+
+
 @app.command("shred")
 def shred(
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant whose content to destroy.")],
@@ -130,8 +145,9 @@ def shred(
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Crypto-shred every captured content of a tenant: destroy its data keys. Records stay
-    and still verify; the action is audited (audit.content_shredded). Irreversible.
+    """Crypto-shred every captured content of a tenant, and its Batch API files and results:
+    destroy its data keys. Records stay and still verify; the action is audited
+    (audit.content_shredded). Irreversible.
 
     With a running server prefer the admin API (POST /v1/admin/audit/shred): the CLI works on
     the store directly, and content the server captures afterwards goes under a new key.
@@ -146,20 +162,23 @@ def shred(
         if not yes:
             typer.confirm(
                 f"Destroy {len(live)} data key(s) of tenant {tenant}, making {contents} captured "
-                "content(s) unreadable forever?",
+                "content(s) and its Batch API files unreadable forever?",
                 abort=True,
             )
         destroyed = store.shred_data_keys(tenant, format_time(datetime.now(UTC)))
+        batch_destroyed = _shred_batch_key(cfg, ddir, tenant)
         detail: dict[str, str | int | bool] = {
             "tenant": tenant,
             "keys_destroyed": destroyed,
             "contents_unreadable": contents,
+            "batch_keys_destroyed": int(batch_destroyed),
         }
         index = append_direct(store, _cli_record("audit.content_shredded", detail))
         reclaimed = store.reclaim_shredded()
+    batch = ", its Batch API files and results too" if batch_destroyed else ""
     typer.echo(
         f"shredded tenant {tenant}: {destroyed} data key(s) destroyed, {contents} captured "
-        f"content(s) now unreadable; audited as record {index}"
+        f"content(s) now unreadable{batch}; audited as record {index}"
     )
     if not reclaimed:
         typer.echo(

@@ -38,7 +38,7 @@ from policies.audit.content import KeyEncryptionKey
 from serving.pipeline.errors import UpstreamError
 from state.base import StateStore
 
-__all__ = ["BatchStore", "FileMeta", "line_key"]
+__all__ = ["BatchStore", "FileMeta", "line_key", "shred_batch_key"]
 
 NS_KEYS = "batch.keys"
 NS_FILES = "batch.files"
@@ -60,6 +60,14 @@ def _tenant_slot(tenant: str) -> str:
 
 def _context(tenant: str) -> bytes:
     return b"bastion-batch-dek\n" + tenant.encode()
+
+
+def shred_batch_key(store: StateStore, tenant: str) -> bool:
+    """Destroy ``tenant``'s batch data key in ``store`` (``bastion audit shred`` and
+    ``POST /v1/admin/audit/shred`` call it): every batch file, job text and line result of the
+    tenant becomes unreadable, on every replica (no replica keeps the key in memory). True when
+    a key was destroyed; the tenant's next batch file gets a new key."""
+    return store.delete(NS_KEYS, _tenant_slot(tenant))
 
 
 @dataclass(frozen=True)
@@ -93,35 +101,43 @@ class BatchStore:
         self.kek = kek
         self.retention_s = retention_s
         self._lock = threading.Lock()
-        self._deks: dict[str, bytes] = {}
+        # (tenant, wrapped key) -> unwrapped key; an entry is used only while the store still
+        # holds that wrapped key
+        self._unwrapped: dict[tuple[str, bytes], bytes] = {}
 
     # -- keys -------------------------------------------------------------------------------
     def _dek(self, tenant: str) -> bytes:
-        with self._lock:
-            dek = self._deks.get(tenant)
-            if dek is not None:
-                return dek
-            slot = _tenant_slot(tenant)
-            wrapped = self.store.get(NS_KEYS, slot)
-            if wrapped is None:
+        """The tenant's data key. Its wrapped form is read from the store at each use (only the
+        unwrapping is cached, by wrapped value): a key shredded through any replica or the CLI
+        is gone for every replica at once."""
+        slot = _tenant_slot(tenant)
+        wrapped = self.store.get(NS_KEYS, slot)
+        if wrapped is None:
+            with self._lock:
                 fresh = AESGCM.generate_key(bit_length=256)
                 # one key per tenant, whichever replica creates it first
                 self.store.put_if_absent(NS_KEYS, slot, self.kek.wrap(fresh, _context(tenant)))
                 wrapped = self.store.get(NS_KEYS, slot)
-                if wrapped is None:
-                    raise RuntimeError("the tenant's batch key could not be stored")
-            try:
-                dek = self.kek.unwrap(wrapped, _context(tenant))
-            except InvalidTag:  # another KEK than the one that wrapped it: fail closed (503)
-                raise UpstreamError("the tenant's batch key cannot be unwrapped") from None
-            self._deks[tenant] = dek
+            if wrapped is None:
+                raise RuntimeError("the tenant's batch key could not be stored")
+        with self._lock:
+            dek = self._unwrapped.get((tenant, wrapped))
+        if dek is not None:
             return dek
+        try:
+            dek = self.kek.unwrap(wrapped, _context(tenant))
+        except InvalidTag:  # another KEK than the one that wrapped it: fail closed (503)
+            raise UpstreamError("the tenant's batch key cannot be unwrapped") from None
+        with self._lock:
+            self._unwrapped = {k: v for k, v in self._unwrapped.items() if k[0] != tenant}
+            self._unwrapped[(tenant, wrapped)] = dek
+        return dek
 
     def shred_tenant(self, tenant: str) -> bool:
         """Destroy the tenant's batch key: its files and results become unreadable."""
         with self._lock:
-            self._deks.pop(tenant, None)
-        return self.store.delete(NS_KEYS, _tenant_slot(tenant))
+            self._unwrapped = {k: v for k, v in self._unwrapped.items() if k[0] != tenant}
+        return shred_batch_key(self.store, tenant)
 
     def _aead(self, tenant: str, object_id: str) -> AESGCM:
         key = HKDF(
@@ -238,6 +254,9 @@ class BatchStore:
         rows = self.store.items(NS_LINES, prefix=batch_id + ":", limit=10_000_000)
         out = []
         for key, value in rows:
-            data = self.unseal(tenant, batch_id, value[1:], "line\n" + key)
+            try:
+                data = self.unseal(tenant, batch_id, value[1:], "line\n" + key)
+            except InvalidTag:  # written under a key since shredded: gone
+                continue
             out.append((int(key.rsplit(":", 1)[1]), value[:1] == b"1", json.loads(data)))
         return sorted(out, key=lambda row: row[0])

@@ -12,7 +12,8 @@ Routes (``add_audit_routes(app)``):
   investigation; 404 outside the principal's tenant scope, 410 once shredded. Each read is
   recorded as ``audit.content_read`` with the index (never the text).
 - ``POST /v1/admin/audit/shred`` (admin only; body ``{"tenant": "..."}``): destroy the tenant's
-  data keys; recorded as ``audit.content_shredded`` with the counts.
+  data keys (captured content, and its Batch API files and results); recorded as
+  ``audit.content_shredded`` with the counts.
 - ``GET /audit`` (+ ``/audit/app.js``, ``/audit/app.css``): the audit page; it needs no key to
   load and calls the API above with the key the officer enters.
 
@@ -27,6 +28,7 @@ each route puts in ``state.detail``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -335,6 +337,17 @@ async def audit_record_content(request: Request, index: str) -> Response:
     return await respond(request, work, AUDIT_ROLES)
 
 
+def _shred_batch(request: Request, tenant: str) -> bool:
+    """Destroy the tenant's batch data key (serving/batch/store.py) in the replica's state
+    store; False when it had none."""
+    from serving.batch.store import shred_batch_key
+
+    gateway = request.app.state.gateway
+    if gateway is None:
+        raise UpstreamError("the gateway is starting")
+    return shred_batch_key(gateway.keys.store, tenant)
+
+
 @router.post("/v1/admin/audit/shred")
 async def admin_audit_shred(request: Request) -> Response:
     async def work(state: RequestState) -> Response:
@@ -354,10 +367,16 @@ async def admin_audit_shred(request: Request) -> Response:
             result = await audit.shred(tenant)
         except AuditError as exc:
             raise UpstreamError("the audit log is unavailable") from exc
+        # the tenant's Batch API files and results are sealed under its batch key (same KEK)
+        try:
+            batch = await asyncio.to_thread(_shred_batch, request, tenant)
+        except Exception as exc:
+            raise UpstreamError("the state store is unavailable") from exc
         state.detail = {
             "tenant": tenant,
             "keys_destroyed": int(result["keys_destroyed"]),
             "contents_unreadable": int(result["contents_unreadable"]),
+            "batch_keys_destroyed": int(batch),
         }
         return JSONResponse({"object": "audit.shred", **state.detail})
 

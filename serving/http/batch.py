@@ -11,6 +11,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -173,9 +174,12 @@ def _public(
 ) -> dict:
     out = openai_batch(job, cancelling)
     if metadata is ...:
-        raw = service.store.unseal(
-            job["_tenant"], job["id"], base64.b64decode(job["_private"]), "job\n" + job["id"]
-        )
+        try:
+            raw = service.store.unseal(
+                job["_tenant"], job["id"], base64.b64decode(job["_private"]), "job\n" + job["id"]
+            )
+        except InvalidTag:  # sealed under a batch key since shredded: the metadata is gone
+            raw = b"{}"
         metadata = json.loads(raw).get("metadata")
     out["metadata"] = metadata
     return out

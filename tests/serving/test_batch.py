@@ -16,6 +16,8 @@ from policies.audit.store.base import RecordFilter
 from serving.batch import BatchSettings
 from serving.batch.service import attach_batch, batch_service
 from serving.batch.store import NS_BLOBS, NS_FILES, NS_JOBS, NS_LINES
+from tests.serving.batch_lines import chat_line as _chat
+from tests.serving.batch_lines import jsonl as _jsonl
 
 MODEL = "smollm2-135m-instruct"
 SECRET = "Zebulon Quartermaine-Okafor"  # a name that must never be stored in the clear
@@ -39,24 +41,6 @@ def _client(api: Any, app: Any, key: str = "app") -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         api_key=api.keys[key], base_url="http://bastion.test/v1", http_client=http, max_retries=0
     )
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
-
-
-def _chat(cid: str, text: str, model: str = MODEL) -> dict[str, Any]:
-    return {
-        "custom_id": cid,
-        "method": "POST",
-        "url": "/v1/chat/completions",
-        "body": {
-            "model": model,
-            "messages": [{"role": "user", "content": text}],
-            "max_tokens": 4,
-            "temperature": 0,
-        },
-    }
 
 
 async def _wait(client: openai.AsyncOpenAI, batch_id: str) -> Any:
@@ -314,3 +298,99 @@ def test_lease_and_line_records_on_both_stores(backend: str, tmp_path: Path) -> 
             check(store)
         finally:
             store.close()
+
+
+def test_audit_shred_makes_the_tenants_batch_files_unreadable(api: Any, batch_app: Any) -> None:
+    """POST /v1/admin/audit/shred destroys the tenant's batch key too: its input and output
+    files read as gone (404), its job stays visible without its sealed metadata, the other
+    tenants' files stay readable, and the tenant's next upload gets a new key."""
+    bank, acme = _client(api, batch_app, "bank"), _client(api, batch_app)
+    line = _chat("b", f"Hello {SECRET}.", model="pii-only")
+
+    async def before() -> tuple[str, Any, str]:
+        up = await bank.files.create(file=("in.jsonl", _jsonl([line])), purpose="batch")
+        batch = await bank.batches.create(
+            input_file_id=up.id,
+            endpoint="/v1/chat/completions",
+            completion_window="24h",
+            metadata={"note": SECRET},
+        )
+        done = await _wait(bank, batch.id)
+        assert done.output_file_id is not None
+        assert SECRET in (await bank.files.content(up.id)).content.decode()
+        kept = await acme.files.create(
+            file=("k.jsonl", _jsonl([_chat("k", "hi")])), purpose="batch"
+        )
+        return up.id, done, kept.id
+
+    async def after(ids: tuple[str, ...], batch_id: str, kept: str) -> tuple[list[int], Any, bytes]:
+        codes = []
+        for file_id in ids:
+            try:
+                await bank.files.content(file_id)
+                codes.append(200)
+            except openai.APIStatusError as exc:
+                codes.append(exc.status_code)
+        job = await bank.batches.retrieve(batch_id)
+        fresh = await bank.files.create(
+            file=("n.jsonl", _jsonl([_chat("n", "hi")])), purpose="batch"
+        )
+        readable = (await acme.files.content(kept)).content
+        readable += (await bank.files.content(fresh.id)).content
+        return codes, job, readable
+
+    input_id, done, kept = api.aio.run(before())
+    r = api.post("/v1/admin/audit/shred", "admin", json={"tenant": "bank"})
+    assert r.status_code == 200, r.text
+    assert r.json()["batch_keys_destroyed"] == 1
+    codes, job, readable = api.aio.run(after((input_id, done.output_file_id), done.id, kept))
+    assert codes == [404, 404]
+    assert job.status == "completed" and not job.metadata
+    assert b'"custom_id": "k"' in readable and b'"custom_id": "n"' in readable
+    page = api.aio.run(api.audit_log.query(RecordFilter(event_type="audit.content_shredded"), 1000))
+    event = [r for _, r in page.records][-1]
+    assert event.detail["tenant"] == "bank" and event.detail["batch_keys_destroyed"] == 1
+
+
+def test_cli_audit_shred_makes_the_tenants_batch_files_unreadable(tmp_path: Path) -> None:
+    """`bastion audit shred` destroys the tenant's batch key in the state store as well (the
+    same KEK file as the audit log's content), and says so; other tenants keep theirs."""
+    from typer.testing import CliRunner
+
+    from policies.audit import AuditConfig, build_audit_log
+    from policies.audit.cli import app as audit_cli
+    from policies.audit.content import FileKek
+    from serving.batch.store import BatchStore
+    from state import STATE_FILE
+    from state.sqlite import SqliteStateStore
+
+    async def make_log() -> None:
+        log = await build_audit_log(AuditConfig(), tmp_path)
+        await log.close()
+
+    asyncio.run(make_log())
+    kek = FileKek(AuditConfig().resolve_kek_file(tmp_path))
+    batches = BatchStore(SqliteStateStore(tmp_path / STATE_FILE), kek, 3600)
+    mine = batches.put_file("acme", "batch", SECRET.encode())
+    other = batches.put_file("globex", "batch", b"kept")
+
+    res = CliRunner().invoke(
+        audit_cli, ["shred", "--tenant", "acme", "--yes", "--data-dir", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "Batch API files" in res.output
+    assert batches.file_content(mine) is None  # this store never re-reads a shredded key
+    assert batches.file_content(other) == b"kept"
+    log = asyncio.run(_last_shred(tmp_path))
+    assert log.detail["tenant"] == "acme" and log.detail["batch_keys_destroyed"] == 1
+
+
+async def _last_shred(data: Path) -> Any:
+    from policies.audit import AuditConfig, build_audit_log
+
+    log = await build_audit_log(AuditConfig(), data)
+    try:
+        page = await log.query(RecordFilter(event_type="audit.content_shredded"), 100)
+        return [r for _, r in page.records][-1]
+    finally:
+        await log.close()
