@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -65,3 +66,22 @@ async def collect(stream: Any) -> list[Any]:
 
 
 Collect = Callable[[Any], Awaitable[list[Any]]]
+
+
+@pytest.fixture(autouse=True)
+def _interactive_work_is_not_left_counted(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Interactive work counted on this process's priority gate (models/engines/priority.py)
+    must be uncounted by the end of the test that started it: a count left behind would hold
+    every later batch line back (the batch tests found it so)."""
+    from models.engines.priority import GATE
+
+    before = GATE.interactive
+    yield
+    for _ in range(200):  # a stream closed by the garbage collector leaves on the loop shortly
+        if GATE.interactive == before:
+            return
+        time.sleep(0.01)
+    pytest.fail(
+        f"{request.node.nodeid} left interactive work counted on the priority gate "
+        f"({before} before, {GATE.interactive} after): a model stream was not closed"
+    )

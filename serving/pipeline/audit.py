@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -24,7 +23,7 @@ from models.engines.base import Delta
 from policies.audit import Actor, AuditRecord, AuditUnavailable, PolicyRef, Resource, Tokens
 from serving.pipeline.errors import error_code, error_response
 from serving.pipeline.metrics import observe
-from serving.pipeline.stage import Stage, StageFailure
+from serving.pipeline.stage import Stage, StageFailure, outlive_cancellation
 from serving.pipeline.state import Embeddings, Item, Outcome, RequestState
 
 __all__ = ["Audit", "AuditSink", "build_record"]
@@ -187,6 +186,9 @@ class Audit(Stage):
                 await self.stopped(state, failure.stage, failure.error)
             raise failure.error from None
         except Exception as exc:
+            # the record could not be written (or the stream failed): the streams below stop
+            # now, the model's generation included, not when the garbage collector finds them
+            await _close(items)
             if not attempted:
                 attempted = True
                 await self.stopped(state, self.name, exc)
@@ -194,13 +196,17 @@ class Audit(Stage):
         except BaseException:  # the client went away (cancelled, or the stream was closed)
             if not attempted:
                 attempted = True
-                # close the stages' streams first, so they finalise (generation stops, usage
-                # settles what was generated) before the record is written
-                await asyncio.shield(_close(items))
-                outcome = Outcome(499, "client_disconnected", None)
-                await asyncio.shield(self._write_quietly(state, outcome))
+                await outlive_cancellation(self._disconnected(state, items))
             raise
 
-    async def _write_quietly(self, state: RequestState, outcome: Outcome) -> None:
+    async def _disconnected(self, state: RequestState, items: AsyncIterator[Item]) -> None:
+        # close the stages' streams first, so they finalise (generation stops, usage settles
+        # what was generated) before the record is written
+        await _close(items)
+        await self.disconnected(state)
+
+    async def disconnected(self, state: RequestState, stage: str | None = None) -> None:
+        """Record a request whose client went away (499); ``stage``: the stage it was in,
+        when that was before the stream began."""
         with contextlib.suppress(AuditUnavailable):  # logged; nobody is left to tell
-            await self._write(state, outcome)
+            await self._write(state, Outcome(499, "client_disconnected", stage))

@@ -12,12 +12,32 @@ when a ``before`` stops the request, the runner hands it the stage and the error
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol, runtime_checkable
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from serving.pipeline.state import Item, RequestState
 
-__all__ = ["Pipeline", "Recorder", "Stage", "StageFailure"]
+__all__ = ["Pipeline", "Recorder", "Stage", "StageFailure", "outlive_cancellation"]
+
+log = logging.getLogger("bastion.gateway")
+
+
+async def outlive_cancellation(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end although the task awaiting it is being cancelled.
+
+    A client's disconnect reaches the request as a cancellation, and under Starlette's task
+    group (anyio) a cancelled task is cancelled again at every later await: one
+    ``asyncio.shield`` survives only the first, and a record written after it never was. So
+    the work runs as its own task, and this waits for it through every cancellation (the
+    caller re-raises its own once it returns)."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue  # cancelled again while the work runs: keep waiting
 
 
 class Stage:
@@ -42,6 +62,10 @@ class Recorder(Protocol):
 
     async def stopped(self, state: RequestState, stage: str, error: BaseException) -> None:
         """Record a request that ``stage`` stopped with ``error``; raises if it cannot."""
+        ...
+
+    async def disconnected(self, state: RequestState, stage: str | None = None) -> None:
+        """Record a request whose client went away (never raises: nobody is left to tell)."""
         ...
 
 
@@ -106,6 +130,9 @@ class Pipeline:
                     await done.release(state)
                 await self.recorder.stopped(state, stage.name, exc)
                 raise
+            except BaseException:  # cancelled: the client went away before the stream began
+                await outlive_cancellation(self._abandoned(state, [*ran, stage], stage.name))
+                raise
             ran.append(stage)
         items: AsyncIterator[Item] = _nothing()
         last = len(self.stages) - 1
@@ -117,6 +144,16 @@ class Pipeline:
                 wrapped = _named(stage.name, wrapped, items)
             items = wrapped
         return items
+
+    async def _abandoned(self, state: RequestState, ran: list[Stage], stage: str) -> None:
+        """Free what the stages hold (the interrupted one included: its ``release`` frees
+        whatever it got as far as acquiring) and record the request as disconnected."""
+        for done in reversed(ran):
+            try:
+                await done.release(state)
+            except Exception as exc:  # the record still comes first; the type only, no text
+                log.error("release failed", extra={"error_type": type(exc).__name__})
+        await self.recorder.disconnected(state, stage)
 
     async def reject(self, state: RequestState, stage: str, error: BaseException) -> None:
         """Record a request stopped before it reached the pipeline (unknown path, bad method)."""

@@ -3,9 +3,16 @@ failing closed when the audit log cannot be written (real SQLite audit log)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import sqlite3
+import time
 
+import httpx
+import uvicorn
+
+from models.engines.priority import GATE
 from policies.audit import RecordFilter
 from tests.serving.conftest import MODEL
 
@@ -110,6 +117,7 @@ def test_probes_are_not_recorded(api):
 def test_audit_store_unavailable_fails_closed(api, settings):
     """Fault injection: another connection holds SQLite's exclusive lock (a real lock on the real
     file), so the audit log cannot commit. The request MUST fail and nothing be acknowledged."""
+    in_flight = GATE.interactive
     blocker = sqlite3.connect(settings.data_dir / "audit.db", isolation_level=None, timeout=1)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
@@ -135,9 +143,63 @@ def test_audit_store_unavailable_fails_closed(api, settings):
     events = [line[6:] for line in streamed.text.splitlines() if line.startswith("data: ")]
     assert json.loads(events[-2])["error"]["code"] == "audit_unavailable"
     assert _records(api, r.headers["x-request-id"]) == []
+    # the refused requests' generations were closed with them, not left to the garbage
+    # collector: an open one would hold the model and keep batch work waiting
+    assert GATE.interactive == in_flight
     # Once the store is back, requests are served and recorded again.
     ok = api.post(
         CHAT,
         json={"model": MODEL, "max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}]},
     )
     assert ok.status_code == 200 and len(_records(api, ok.headers["x-request-id"])) == 1
+
+
+def test_a_client_that_leaves_mid_stream_is_recorded(api):
+    """Over a real socket (uvicorn serving the app, as `bastion serve` without Ray does): the
+    client reads one chunk and closes the connection. The disconnect reaches the stream as a
+    cancellation that Starlette's task group repeats at every await; the record must still be
+    written (499 client_disconnected) and the generation closed. Before the fix, no record
+    was written at all."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(api.client._transport.app, log_level="warning", lifespan="off")
+    )
+    done = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), api.aio.loop)
+    for _ in range(400):  # a bound on polls, not a timing assertion
+        if server.started:
+            break
+        assert not done.done(), done.exception()
+        time.sleep(0.05)
+    body = {
+        "model": MODEL,
+        "stream": True,
+        "max_tokens": 32,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": f"Write a long story about {SECRET_TEXT}."}],
+    }
+    headers = {"authorization": f"Bearer {api.keys['app']}"}
+    try:
+        with httpx.stream(
+            "POST", f"http://127.0.0.1:{port}{CHAT}", json=body, headers=headers, timeout=60
+        ) as r:
+            assert r.status_code == 200
+            request_id = r.headers["x-request-id"]
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    break  # one chunk read; leaving the block closes the connection
+        records: list = []
+        for _ in range(200):  # the record is written as the server notices the disconnect
+            records = _records(api, request_id)
+            if records:
+                break
+            time.sleep(0.05)
+    finally:
+        server.should_exit = True
+        done.result(30)
+        sock.close()
+    (record,) = records
+    assert record.status_code == 499 and record.error_type == "client_disconnected"
+    assert record.outcome == "failure" and record.tokens is not None
+    assert "Quayle" not in record.model_dump_json() and "48213377" not in record.model_dump_json()

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -145,14 +146,7 @@ def test_bad_parameter_is_400(client):
 
 def test_keys_cli_create_and_revoke(server):
     env = {**os.environ, "BASTION_DATA_DIR": str(server.data)}
-    out = subprocess.run(
-        [str(BIN), "keys", "create", "--tenant", "default", "--role", "app"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = out.stdout.strip().splitlines()[-1]
+    key = server.app_key()
     assert key.startswith("bst_")
     api = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
     assert api.models.list().data
@@ -223,7 +217,7 @@ def test_sighup_reloads_policy_and_rejects_a_bad_document(server, client):
     assert wait_for(lambda: "smollm2-muc@v1" in ids())
 
 
-def test_client_disconnect_stops_generation(server):
+def test_client_disconnect_stops_generation(server, tmp_path):
     admin = {"authorization": f"Bearer {server.key}"}
 
     def stats() -> dict:
@@ -241,6 +235,7 @@ def test_client_disconnect_stops_generation(server):
     with httpx.stream(
         "POST", server.url + "/v1/completions", json=body, headers=admin, timeout=60
     ) as r:
+        request_id = r.headers["x-request-id"]
         seen = 0
         for line in r.iter_lines():
             if line.startswith("data: "):
@@ -256,6 +251,77 @@ def test_client_disconnect_stops_generation(server):
     assert now["active"] == 0
     assert now["cancelled"] == before["cancelled"] + 1
     assert now["completed"] == before["completed"]
+    # and the request is recorded: 499, client_disconnected (the replica writes it as it
+    # notices the disconnect; a bound on exports, not a timing assertion)
+    for attempt in range(5):
+        records = exported_records(server.data, tmp_path / f"bundle{attempt}.zip")
+        mine = [rec for rec in records if rec.get("request_id") == request_id]
+        if mine:
+            break
+        time.sleep(1)
+    (record,) = mine
+    assert record["status_code"] == 499 and record["error_type"] == "client_disconnected"
+
+
+def test_a_client_that_leaves_before_the_first_byte_is_recorded(server, tmp_path):
+    """The client sends a request (streamed, then whole) and closes its socket while the model
+    is generating, before any response byte: the cancellation reaches the pipeline before its
+    stream began. Every generation the model server counts must have its audit record (499
+    for a cancelled one). Before the fix neither request was recorded."""
+    admin = {"authorization": f"Bearer {server.key}"}
+
+    def stats() -> dict:
+        r = httpx.get(server.url + "/v1/admin/models", headers=admin, timeout=10)
+        return r.json()["models"][f"{MODEL}@v1"]
+
+    def inference(records: list[dict]) -> list[dict]:
+        return [rec for rec in records if rec["event_type"] == "inference.chat"]
+
+    before_records = inference(exported_records(server.data, tmp_path / "before.zip"))
+    before = stats()
+    for stream in (True, False):
+        body = json.dumps(
+            {
+                "model": MODEL,
+                "stream": stream,
+                "max_tokens": 400,
+                "temperature": 0,
+                "messages": [{"role": "user", "content": f"Write a long story. {MARKER}"}],
+            }
+        ).encode()
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nhost: bastion\r\n"
+            f"authorization: Bearer {server.key}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.sendall(head + body)
+            for _ in range(3000):  # a bound on polls: close once the model is generating
+                if stats()["active"] > 0:
+                    break
+                time.sleep(0.01)
+    for _ in range(300):
+        now = stats()
+        if now["active"] == 0:
+            break
+        time.sleep(0.1)
+    cancelled = now["cancelled"] - before["cancelled"]
+    completed = now["completed"] - before["completed"]
+    assert cancelled + completed == 2  # both requests reached the model
+    new: list[dict] = []
+    for attempt in range(5):  # the replica writes the records as it notices the disconnect
+        new = inference(exported_records(server.data, tmp_path / f"after{attempt}.zip"))
+        new = new[len(before_records) :]
+        if len(new) >= 2:
+            break
+        time.sleep(1)
+    assert sorted(rec["status_code"] for rec in new) == sorted(
+        [499] * cancelled + [200] * completed
+    )
+    assert all(
+        rec["error_type"] == "client_disconnected" for rec in new if rec["status_code"] == 499
+    )
+    assert MARKER not in json.dumps(new)
 
 
 def test_requests_are_audited_through_the_sequencer_and_export_verifies(server, client, tmp_path):
