@@ -13,6 +13,8 @@ from importlib import resources
 from presidio_analyzer import EntityRecognizer
 
 from privacy.entities import ENTITY_TYPES
+from privacy.recognizers.answers import ENTITIES as ANSWER_ENTITIES
+from privacy.recognizers.answers import AnswerRecognizer
 from privacy.recognizers.base import BoundedPatternRecognizer, RecognizerSpec
 from privacy.recognizers.id_shape import IdShapeRecognizer
 from privacy.recognizers.lexicon import (
@@ -49,19 +51,38 @@ __all__ = ["ID_CUE_END", "ID_VALUE", "MACROS", "load_recognizers", "load_specs"]
 ID_CUE_END = (
     r"(?:[ \t]{0,2}\([^()\n]{1,24}\))?"
     r"(?i:\#|no\.?|nr\.?|number|num\.?|id|ref\.?)?(?:[ \t]?(?i:\#|no\.?|number|id))?"
-    r"[\"']?[ \t]{0,3}[:#=-]{0,2}[ \t]{0,3}[\"']?(?i:(?:is|was|it[\'\u2019]?s)[ \t]{1,3})?"
+    r"[\"']?[ \t]{0,3}[:#=,-]{0,2}[ \t]{0,3}[\"']?"
+    r"(?i:(?:is|was|it[\'\u2019]?s|it[ \t]is|that[\'\u2019]?s|should[ \t]be|would[ \t]be|"
+    r"will[ \t]be|reads|um|uh|er|erm|ah|of|for[ \t](?:him|her|them|the[ \t]patient))[,.]?[ \t]{1,3}"
+    r"){0,3}[(\[]?"
 )
 """The end of an identifier's cue: a parenthesis ("(AU)"), "#", "no.", "number", "ID No.", ":",
-"is", JSON quotes."""
+a comma, "is" / "it's" / "should be" / "of", spoken fillers ("is, um, ..."), JSON quotes, an
+opening bracket ("MRN (448812)")."""
 
 ID_VALUE = (
-    r"(?i:(?=[A-Z]{0,4}[ -]?\d)[A-Z0-9]{1,14}"
+    r"(?i:(?=[A-Z]{0,4}[ /-]?\d)[A-Z0-9]{1,14}"
     r"(?:(?:[ ]|[-/.])(?=[A-Z]{0,3}\d)[A-Z0-9]{1,10}){0,4})"
 )
 """An id value after its cue, in any letter case, grouped or not ("448 812 7", "RX-4488-12",
 "XJH 448812 01"): every group after the first has a digit, so following words are not taken."""
 
+_TOWN_ONE = (
+    r"\p{Lu}[\p{Ll}'\u2019]{1,24}(?:-(?:\p{Ll}{1,5}-){0,2}\p{Lu}?[\p{Ll}'\u2019]{1,20}){0,3}"
+)
+_TOWN_WORD = rf"(?:{_TOWN_ONE}|(?:Ste?|Ft|Mt|Pt)\.)"
+TOWN = (
+    r"(?:(?:St\.?|Ste\.?|Saint|Mount|Mt\.?|Ft\.?|Port|Fort|Lake|New|North|South|East|West|Upper|"
+    r"Lower|Little|Great)[ \t])?"
+    rf"(?:{_TOWN_WORD}[ \t](?:(?:upon|on|under|le|de|la|du|sur)[ \t]|d['\u2019])?){{0,2}}"
+    + _TOWN_ONE
+)
+"""A town's name: up to three capitalized words, hyphenated ones ("Stoke-on-Trent",
+"Winston-Salem"), with a connector ("Newcastle upon Tyne", "Coeur d'Alene") or an abbreviated
+first word ("Sault Ste. Marie", "Ft. Myers")."""
+
 MACROS: dict[str, str] = {
+    "{TOWN}": TOWN,
     "{ID_VALUE}": ID_VALUE,
     "{NAME}": NAME,
     "{NAME_WORD}": NAME_WORD,
@@ -129,8 +150,9 @@ def load_recognizers(
     entities: frozenset[str] | set[str], timeout_s: float, *, with_ner: bool = True
 ) -> list[EntityRecognizer]:
     """Instantiate the recognizers that emit any of ``entities``: the YAML pattern recognizers,
-    the lexicon name finder, the libphonenumber finder, numbers read out in words and
-    (``with_ner``) spaCy's NER."""
+    the lexicon name finder, the libphonenumber finder, numbers read out in words, identifiers
+    given in reply to a question, bare identifier-shaped tokens and (``with_ner``) spaCy's
+    NER."""
     validators = _validators()
     recognizers: list[EntityRecognizer] = [
         BoundedPatternRecognizer(spec, validators.get(spec.validator or ""), timeout_s)
@@ -144,6 +166,9 @@ def load_recognizers(
     spoken = [e for e in SPOKEN_ENTITIES if e in entities]
     if spoken:
         recognizers.append(SpokenNumberRecognizer(spoken))
+    answered = [e for e in ANSWER_ENTITIES if e in entities]
+    if answered:
+        recognizers.append(AnswerRecognizer(answered))
     bare = [e for e in ("MRN", "ACCOUNT") if e in entities]
     if bare:
         recognizers.append(IdShapeRecognizer(bare))

@@ -5,16 +5,21 @@ In call transcripts and chats people read numbers out: "five five five, oh one f
 "one eight hundred", "6 1 7 5 5 5 0 1 4 8". Each run of
 digit words (and digit groups mixed with them) is turned into its digit string, and the run is
 reported when it is long enough to be an identifier (with the one to three capital letters
-that may lead it, as in "W seven oh five ..."):
+that may lead it, as in "W seven oh five ...", or spelled one by one, "R X four four ..."):
 
 - seven digits or more: a phone, card, SSN, member or account number. The type comes from the
-  cue word just before the run ("card", "social", "member", "account", "phone", ...), or else
-  from the number itself (a Luhn-valid 13-19 digit number is a card, 9 digits an SSN, 10-11 a
-  phone number);
-- exactly four digits after a "last four" / "ending in" cue: the partial identifier of that cue.
+  cue word before the run ("card", "social", "member", "account", "hospital", "NHS", "phone",
+  ...; up to 100 characters back, so the cue may be in the question on the line before), or
+  else from the number itself (a Luhn-valid 13-19 digit number is a card, 9 digits an SSN,
+  10-11 a phone number);
+- five or six digits after a specific cue (a record, member, account ... number: not the bare
+  word "number", which also asks for phone numbers); digit groups alone ("44 71 90") count
+  only after such a cue, with six digits or more, and not when they read as a date;
+- three to six digits after a "last four" / "ending in" cue: the partial identifier of that cue
+  (four digits with no typed cue: a card).
 
-A run with no digit word needs five single-digit tokens ("6 1 7 5 ..."): ordinary digit runs
-belong to the other recognizers. Every quantifier is bounded (linear time).
+A run with no digit word needs five single-digit tokens ("6 1 7 5 ...") or a specific cue:
+ordinary digit runs belong to the other recognizers. Every quantifier is bounded (linear time).
 """
 
 from __future__ import annotations
@@ -28,11 +33,16 @@ from privacy.recognizers.validators import luhn
 
 __all__ = ["ENTITIES", "SpokenNumberRecognizer", "spoken_digits"]
 
-ENTITIES = ("PHONE", "CARD", "SSN", "MEMBER_ID", "MRN", "ACCOUNT", "ROUTING")
+ENTITIES = (
+    "PHONE", "CARD", "SSN", "MEMBER_ID", "MRN", "ACCOUNT", "ROUTING", "DRIVER_LICENSE",
+    "PASSPORT",
+    "ZIP",
+)  # fmt: skip
 
 _WORDS = {
     "zero": "0",
     "oh": "0",
+    "o": "0",
     "nought": "0",
     "one": "1",
     "two": "2",
@@ -66,31 +76,38 @@ _TENS = {
     "eighty": "8",
     "ninety": "9",
 }
-_WORD = r"(?:zero|oh|nought|one|two|three|four|five|six|seven|eight|nine)"
+_WORD = r"(?:zero|oh|nought|(?-i:O)|one|two|three|four|five|six|seven|eight|nine)"
 _PAIR = (
     r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ \t-]" + _WORD + r")?"
     r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
     r"|hundred|thousand)"
 )
 _TOKEN = rf"(?:(?:double|triple)[ \t-]{{1,2}}{_WORD}|{_PAIR}|{_WORD}|\d{{1,4}})"
-_SEP = r"(?:[ \t]{0,2}[,-][ \t]{0,2}|[ \t]{1,3}(?:dash[ \t]{1,3})?)"
-_LEAD = r"(?:(?-i:(?![AI][ \t])[A-Z]{1,3})[ \t]{1,2})?"  # "W seven oh five ...", "ZMM 1 3 3 ..."
+_SEP = r"(?:[ \t]{0,2}[,-][ \t]{0,2}|[ \t]{1,3}(?:(?:dash|hyphen|slash|stroke)[ \t]{1,3})?)"
+# "W seven oh five ...", "ZMM 1 3 3 ...", letters spelled one by one: "R X 4 4 7 ...", "H-4-4..."
+_LEAD = r"(?:(?-i:(?![AI][ \t])[A-Z]{1,3}|[A-Z](?:[ \t-][A-Z]){1,2})(?:[ \t-]{1,2}|/[ \t]?))?"
 _RUN = regex.compile(
     r"(?<![\w.,/-])(?<!(?i:last|final|first|the)[ \t-]{1,2})"
     rf"{_LEAD}{_TOKEN}(?:{_SEP}{_TOKEN}){{2,30}}(?![\w]|[.,/-]\d)",
     regex.IGNORECASE,
 )
 _TOKENS = regex.compile(rf"{_TOKEN}", regex.IGNORECASE)
+_LEAD_ONLY = regex.compile(_LEAD)
 _HAS_WORD = regex.compile(rf"(?<![\w])(?:{_PAIR}|{_WORD})(?![\w])", regex.IGNORECASE)
 
 # Cue word before the run -> entity type (the nearest cue wins).
 _CUES = regex.compile(
     r"(?<![\w])(?:(?P<CARD>card|visa|mastercard|amex|debit|credit)|"
     r"(?P<SSN>ssn|social|ss\#|national[ \t]insurance|sin|tfn|tax[ \t]file|pps|ppsn)|"
-    r"(?P<MEMBER_ID>member(?:ship)?|policy|medicare|medicaid|insurance|plan|subscriber)|"
-    r"(?P<MRN>mrn|record|chart|hospital|patient[ \t](?:id|number|no))|"
+    r"(?P<MEMBER_ID>member(?:ship)?|policy|medicare|medicaid|insurance|plan|subscriber|"
+    r"health[ \t](?:card|number)|ihi|ohip|phn)|"
+    r"(?P<DRIVER_LICENSE>licen[cs]e)|(?P<PASSPORT>passport)|"
+    r"(?P<MRN>mrn|m[ .]?r[ .]?n|mr\#|record|chart|hospital|hosp|patient[ \t](?:id|number|no)|"
+    r"nhs|chi|ur|urn|k[ \t](?:number|no)|unit[ \t](?:number|no)|case[ \t](?:number|no)|"
+    r"file[ \t](?:number|no)|clinic)|"
     r"(?P<ACCOUNT>account|acct|a/c|checking|savings|chequing)|"
     r"(?P<ROUTING>routing|sort[ \t]?code|bsb|transit)|"
+    r"(?P<ZIP>zip(?:[ \t]?code)?|post[ \t]?code|postal[ \t]code)|"
     r"(?P<PHONE>phone|telephone|tel|mobile|cell|call|ring|reach|text|landline|fax|number))"
     r"(?![\w])",
     regex.IGNORECASE,
@@ -98,8 +115,23 @@ _CUES = regex.compile(
 _LAST_FOUR = regex.compile(
     r"(?<![\w])(?:(?:last|final)[ \t-](?:4|four)|ending|ends|ended)(?![\w])", regex.IGNORECASE
 )
-_CONTEXT = 60
+_GROUPS = regex.compile(r"\d+")
+
+
+def _date_groups(run: str) -> bool:
+    """Three digit groups that read as a date ("14 03 1961", "3-14-61", "1961 3 14")."""
+    parts = [int(g) for g in _GROUPS.findall(run)]
+    if len(parts) != 3:
+        return False
+    if parts[0] > 1900:
+        parts = [parts[2], parts[1], parts[0]]
+    a, b = parts[0], parts[1]
+    return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31)
+
+
+_CONTEXT = 100
 _MIN_DIGITS = 7
+_MIN_DIGITS_CUED = 5  # after a specific cue ("hospital number", "member ID"): 5 digits suffice
 _SCORE = 0.7
 
 
@@ -159,10 +191,26 @@ class SpokenNumberRecognizer(EntityRecognizer):
             tokens = _TOKENS.findall(run)
             digits = spoken_digits(run)
             singles = sum(len(t) == 1 for t in tokens)
-            if not _HAS_WORD.search(run) and singles < 5 and not singles == len(digits) == 4:
+            lead = _LEAD_ONLY.match(run).group()
+            # The cue may be the lead itself ("MRN four four seven ...").
+            before = text[max(0, match.start() - _CONTEXT) : match.start() + len(lead)]
+            # Digit groups alone ("44 71 90", "447 19 02"): an id only after a specific cue.
+            if (
+                not _HAS_WORD.search(run)
+                and singles < 5
+                and not singles == len(digits) == 4
+                and (
+                    len(digits) < 6
+                    or _date_groups(run)
+                    or lead  # "SSN 123-45-6789": the lead is a cue, the digits its own
+                    or _cue(before) in (None, "PHONE")
+                )
+            ):
                 continue
-            before = text[max(0, match.start() - _CONTEXT) : match.start()]
             entity = self._entity(digits, before)
+            if entity is None and lead and len(digits) >= 4:
+                cue = _cue(before)  # "K X M four four seven one" after a record cue
+                entity = cue if cue not in (None, "PHONE") else None
             if entity is None or entity not in wanted:
                 continue
             results.append(
@@ -182,12 +230,18 @@ class SpokenNumberRecognizer(EntityRecognizer):
     @staticmethod
     def _entity(digits: str, before: str) -> str | None:
         n = len(digits)
-        if n == 4 and _LAST_FOUR.search(before[-40:]):
+        if 3 <= n <= 6 and _LAST_FOUR.search(before[-60:]):
             cue = _cue(before)
-            return cue if cue in ("CARD", "SSN", "ACCOUNT") else "CARD"
-        if n < _MIN_DIGITS or len(set(digits)) == 1:
+            if cue in (None, "PHONE"):
+                return "CARD" if n == 4 else None
+            return cue
+        if len(set(digits)) == 1:
             return None
         cue = _cue(before)
+        if cue == "ZIP":  # "my zip is nine oh two one oh", "postcode two nine two oh"
+            return "ZIP" if n in (4, 5, 9) else None
+        if n < _MIN_DIGITS and not (n >= _MIN_DIGITS_CUED and cue not in (None, "PHONE")):
+            return None
         if cue is not None:
             return cue
         if 13 <= n <= 19 and luhn(digits):

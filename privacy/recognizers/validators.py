@@ -101,6 +101,17 @@ def _ssn(value: str) -> bool:
     return len(set(digits)) > 1
 
 
+def _ssn_shape(value: str) -> bool | None:
+    """The 3-2-4 dashed shape alone names an SSN in text, even outside the issued ranges (a
+    made-up or mistyped number is redacted all the same); not nine equal digits or an area of
+    000. No opinion
+    otherwise: the pattern's lower score lets a valid ITIN keep its type."""
+    digits = _digits(value)
+    if len(digits) != 9 or len(set(digits)) == 1 or digits.startswith("000"):
+        return False  # "000-..." is the placeholder the SSA never issues
+    return None
+
+
 def _ssn_cued(value: str) -> bool:
     """After an SSN cue the shape is enough: nine digits, not all the same."""
     digits = _digits(value)
@@ -229,7 +240,30 @@ def _national_id_cued(value: str) -> bool | None:
     return None if sum(ch.isdigit() for ch in compact) >= 6 else False
 
 
+_ADDRESS_NOT = frozenset(
+    {
+        "n/a", "na", "none", "nil", "same", "same as above", "as above", "see above",
+        "unknown", "not known", "withheld", "not given", "not provided", "declined", "tbc",
+        "tba", "nfa", "no fixed abode", "no fixed address", "homeless", "not stated",
+    }
+)  # fmt: skip
+
+
+def _address_field(value: str) -> bool | None:
+    """The value after an address label ("Address: ...", "Street: ..."): a street line or a
+    house name, not "N/A" / "as above", an e-mail or web address, or words in lower case."""
+    v = value.strip().strip(".").lower()
+    if v in _ADDRESS_NOT or "@" in v or "://" in v or v.startswith("www."):
+        return False
+    if not any(ch.isalpha() for ch in v):
+        return False
+    if not any(ch.isdigit() for ch in value) and not any(w[:1].isupper() for w in value.split()):
+        return False
+    return None
+
+
 VALIDATORS: dict[str, Callable[[str], bool | None]] = {
+    "address_field": _address_field,
     "national_id_cued": _national_id_cued,
     "ssn_spelled": _ssn_spelled,
     "national_id": _national_id,
@@ -242,6 +276,7 @@ VALIDATORS: dict[str, Callable[[str], bool | None]] = {
     "iban": _iban,
     "vin": _vin,
     "ssn": _ssn,
+    "ssn_shape": _ssn_shape,
     "ssn_cued": _ssn_cued,
     "itin": _itin,
     "ipv4": _ipv4,

@@ -129,8 +129,14 @@ def _chat(d: Doc, v: Values) -> None:
                 "MEMBER_ID", (lead + " " if lead else "") + spoken(v, digits, (3, 3, 3))
             )
         else:
-            cue = v.pick("my policy is ", "member # ", "ins. ID ", "membership number is ",
-                         "the ID on my insurance card is ", "plan member ")  # fmt: skip
+            cue = v.pick(
+                "my policy is ",
+                "member # ",
+                "ins. ID ",
+                "membership number is ",
+                "the ID on my insurance card is ",
+                "plan member ",
+            )
             value = raw if v.chance(0.5) else f"{raw[0]} {v.digits(4)} {v.digits(4)} {v.digits(1)}"
             d.lit(cue).ent("MEMBER_ID", value)
     elif kind == "ssn":
@@ -167,8 +173,9 @@ def _chat(d: Doc, v: Values) -> None:
     elif kind == "mrn":
         d.lit(v.pick("Do you have the hospital number?", "What's the record number?"))
         d.lit(f"\n{me}: ")
-        cue = v.pick("patient number ", "MR# ", "Patient No: ", "record no. ", "hospital ID ",
-                     "it's chart ")  # fmt: skip
+        cue = v.pick(
+            "patient number ", "MR# ", "Patient No: ", "record no. ", "hospital ID ", "it's chart "
+        )
         value = v.mrn()
         if v.chance(0.3):
             d.lit(cue.strip() + " ").ent("MRN", spoken(v, v.digits(8), (4, 4)))
@@ -239,4 +246,263 @@ def _mail(d: Doc, v: Values) -> None:
     d.lit("\n\n" + v.pick("Thanks", "Regards", "Best") + "\n")
 
 
-TEMPLATES = {"casual_ids_chat": _chat, "casual_ids_email": _mail}
+# Record-number cues by locale: what a hospital, a clinic or a GP calls its patient number.
+_RECORD_CUES = {
+    "en_US": ("MRN", "medical record number", "patient ID", "chart number", "MR#", "Pt ID"),
+    "en_GB": ("hospital number", "NHS number", "Hosp No.", "CHI number", "unit number", "K number"),
+    "en_CA": ("MRN", "chart #", "health record number", "patient number", "hospital ID"),
+    "en_AU": ("UR number", "URN", "MRN", "hospital number", "patient ID"),
+    "en_IE": ("MRN", "hospital number", "chart number", "Hosp. No.", "patient number"),
+}
+_RECORD_NOUNS = (
+    "hospital number",
+    "MRN",
+    "medical record number",
+    "patient number",
+    "NHS number",
+    "UR number",
+    "chart number",
+    "record number",
+)
+_FILLERS = ("", "", "yes, ", "yeah ", "sure, ", "um, ", "ok so ", "right, it's ", "it's ", "its ")
+
+
+def _grouped(v: Values, digits: str) -> str:
+    """Digits as people give them: whole, in groups of two to four, or one by one."""
+    form = v.pick("whole", "split", "split", "pairs", "singles")
+    if form == "whole":
+        return digits
+    if form == "split":
+        cut = v.rng.randint(2, len(digits) - 2)
+        return digits[:cut] + v.pick(" ", "-", " ") + digits[cut:]
+    if form == "pairs":
+        return " ".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+    return v.pick(" ", "-", ", ").join(digits)
+
+
+def _record_value(v: Values) -> str:
+    """A hospital record number as written or read out: digits (5-10), grouped or spoken, with
+    an optional letter prefix ("H/123456", "RX 448812", "K 4 4 7 ...")."""
+    digits = v.digits(v.rng.randint(5, 10))
+    if len(set(digits)) == 1:
+        digits = "4" + digits[1:]
+    if v.chance(0.25):
+        return spoken(v, digits)
+    body = _grouped(v, digits)
+    if v.chance(0.25):
+        lead = v.pick("H", "RX", "K", "M", "A", "MR", "HN")
+        if " " in body or "-" in body or v.chance(0.3):
+            return v.pick(f"{lead} {body}", f"{' '.join(lead)} {body}", f"{lead}/{body}")
+        return f"{lead}{v.pick('', '-', '/')}{body}"
+    return body
+
+
+def _dialogue_ids(d: Doc, v: Values) -> None:
+    """A call: the agent asks for a number, the caller gives it on the next line, alone or with
+    fillers; the last few digits of a record, card, social or member number; numbers read out."""
+    who = v.pick("Nurse", "Agent", "Receptionist", "Clinician", "Operator", "Pharmacist")
+    me = v.pick("Caller", "Patient", "Customer", "Mum", "Daughter", "Pt")
+    d.lit(f"{who}: {v.pick('Hello, thanks for calling.', 'Hi there.', 'Morning.')} ")
+    for _ in range(v.rng.randint(2, 4)):
+        kind = v.pick("record", "record", "last", "ends", "national", "member", "said")
+        if kind == "record":
+            cue = v.pick(*_RECORD_CUES[v.locale])
+            d.lit(
+                v.pick(
+                    f"Can I take your {cue}?",
+                    f"What's the {cue}, please?",
+                    f"Do you have the {cue} handy?",
+                    f"And the {cue}?",
+                )
+            )
+            d.lit(f"\n{me}: {v.pick(*_FILLERS)}").ent("MRN", _record_value(v))
+            d.lit(v.pick(".", "", " I think.", ", that's on the letter."))
+        elif kind == "last":
+            noun, label, n = v.pick(
+                *[(c, "MRN", 4) for c in _RECORD_NOUNS]
+                + [("social", "SSN", 4), ("SSN", "SSN", 4), ("card", "CARD", 4),
+                   ("account", "ACCOUNT", 4), ("member ID", "MEMBER_ID", 4),
+                   ("policy number", "MEMBER_ID", 4)]
+            )  # fmt: skip
+            d.lit(
+                v.pick(
+                    f"Can you confirm the last four digits of your {noun}?",
+                    f"What are the last 4 of the {noun}?",
+                    f"Last four of your {noun}?",
+                )
+            )
+            value = v.digits(n)
+            d.lit(f"\n{me}: {v.pick(*_FILLERS)}")
+            d.ent(label, value if v.chance(0.7) else spoken(v, value)).lit(v.pick(".", ""))
+        elif kind == "ends":
+            noun, label = v.pick(
+                ("MRN", "MRN"),
+                ("hospital number", "MRN"),
+                ("member ID", "MEMBER_ID"),
+                ("policy", "MEMBER_ID"),
+                ("card", "CARD"),
+                ("account", "ACCOUNT"),
+            )
+            d.lit("Which one is it?\n" + f"{me}: ")
+            d.lit(v.pick(f"the {noun} ending in ", f"my {noun} ends with ", f"{noun} ending "))
+            d.ent(label, v.digits(4)).lit(".")
+        elif kind == "national":
+            cue = {
+                "en_GB": "National Insurance number",
+                "en_CA": "SIN",
+                "en_AU": "TFN",
+                "en_IE": "PPS number",
+                "en_US": "social security number",
+            }[v.locale]
+            d.lit(f"For the claim I need your {cue}.\n{me}: {v.pick(*_FILLERS)}")
+            value = v.national_id() if v.locale != "en_US" else v.ssn()
+            if v.chance(0.4) and value.replace(" ", "").replace("-", "").isdigit():
+                d.ent("SSN", spoken(v, "".join(ch for ch in value if ch.isdigit()), (3, 3, 3)))
+                d.lit(".")
+            else:
+                d.ent("SSN", value).lit(".")
+        elif kind == "member":
+            d.lit(
+                v.pick(
+                    "And your insurance member number?",
+                    "Policy number on the card?",
+                    "What's the Medicare number?",
+                )
+            )
+            d.lit(f"\n{me}: {v.pick(*_FILLERS)}")
+            raw = v.member_id()
+            d.ent("MEMBER_ID", raw if v.chance(0.5) else _grouped(v, v.digits(9)))
+        else:
+            cue = v.pick(*_RECORD_CUES[v.locale])
+            d.lit(f"Have you got your letter?\n{me}: yes, my {cue} is" + v.pick(" ", ", "))
+            d.lit(v.pick("", "um, ", "er, ")).ent("MRN", _record_value(v)).lit(".")
+        d.lit(f"\n{who}: {v.pick('Thank you.', 'Lovely.', 'Got it.', 'Okay.')} ")
+    d.lit(v.pick("Anything else?\n", "Bye now.\n"))
+
+
+def _form_ids(d: Doc, v: Values) -> None:
+    """A registration or KYC form: many field labels for the same kinds of number."""
+    d.lit(v.pick("PATIENT DETAILS\n", "Referral form\n", "Customer record\n", ""))
+    sep = v.pick(": ", ":  ", " - ", ":\t", " ")
+    for _ in range(v.rng.randint(3, 6)):
+        kind = v.pick("record", "record", "licence", "passport", "age", "member")
+        if kind == "record":
+            label = v.pick(
+                "Hosp. No.",
+                "Hosp No",
+                "UR",
+                "URN",
+                "CHI",
+                "MRN#",
+                "MRN",
+                "Chart #",
+                "Unit No.",
+                "Pt ID",
+                "Patient ID",
+                "Patient identifier",
+                "Hospital ID",
+                "Medical record #",
+                "Record ID",
+                "Case ID",
+                "Client ID",
+                "EMR #",
+                "Episode number",
+                "Health record number",
+            )
+            digits = v.digits(v.rng.randint(5, 10))
+            value = v.pick(
+                digits,
+                f"{v.pick('H', 'K', 'M', 'RX', 'A')}/{digits}",
+                f"{v.pick('H', 'K', 'M', 'RX', 'A')}{digits}",
+                f"{digits[:3]} {digits[3:]}",
+                f"{digits[:2]}-{digits[2:4]}-{digits[4:]}",
+            )
+            d.lit(label + (":" if label[-1] not in ".#:" and v.chance(0.6) else "") + " ")
+            d.ent("MRN", value)
+        elif kind == "licence":
+            label = v.pick(
+                "Driver's licence no.",
+                "Driving licence number",
+                "DL #",
+                "DL",
+                "Licence number",
+                "Driver license",
+                "Licence (NSW)",
+                "DLN",
+                "Drivers Lic. No.",
+            )
+            last = v.fake.last_name().upper().replace("'", "").replace(" ", "")[:5]
+            last = (last + "99999")[:5]
+            value = v.pick(
+                v.driver_license(),
+                f"{last}{v.digits(6)}{v.pick('AB', 'SM', 'JK')}{v.digits(1)}{v.pick('IJ', 'XY')}",
+                f"{last} {v.digits(6)} {v.pick('AB', 'SM')}{v.digits(1)}{v.pick('IJ', 'XY')}",
+                f"{v.digits(3)} {v.digits(3)} {v.digits(3)}",
+                f"{v.pick('A', 'D', 'S')}{v.digits(4)}-{v.digits(5)}-{v.digits(5)}",
+            )
+            d.lit(label + sep).ent("DRIVER_LICENSE", value)
+        elif kind == "passport":
+            d.lit(v.pick("Passport no.", "Passport number", "Passport #") + sep)
+            d.ent("PASSPORT", v.passport())
+        elif kind == "member":
+            cue, value, label = v.health_id()
+            d.lit(cue + sep).ent(label, value)
+        else:
+            age = v.rng.randint(90, 104)
+            form = v.pick("sexage", "agesex", "age")
+            if form == "sexage":
+                d.lit(v.pick("Sex/Age", "Gender/Age") + sep + v.pick("F", "M") + "/")
+                d.ent("AGE", str(age))
+            elif form == "agesex":
+                d.lit("Age/Sex" + sep).ent("AGE", str(age)).lit(v.pick("/F", "/M", " F"))
+            else:
+                d.lit("Age" + sep).ent("AGE", str(age)).lit(v.pick("", " yrs", " years"))
+        d.lit("\n")
+
+
+def _letter_ages(d: Doc, v: Values) -> None:
+    """An e-mail about an elderly relative: ages over 89 in the ways letters give them."""
+    n = v.name()
+    d.lit(v.pick("Hi,\n\n", "Dear team,\n\n", "Hello,\n\n"))
+    age = v.rng.randint(90, 104)
+    rel = v.pick("mother", "father", "mum", "dad", "gran", "grandmother", "aunt", "uncle")
+    form = v.pick("appositive", "paren", "yrold", "happy", "hyphen", "aged")
+    if form == "appositive":
+        d.lit(f"I am writing about my {rel}, ").ent("AGE", str(age))
+        d.lit(v.pick(", who ", " and who ") + "lives alone. ")
+    elif form == "paren":
+        d.lit(f"My {rel} (").ent("AGE", str(age)).lit(") was seen last week. ")
+    elif form == "yrold":
+        d.lit(f"My {v.pick('', 'frail ')}").ent("AGE", str(age))
+        d.lit(v.pick("-yr-old ", " yr old ", "yo ", "-year old ") + f"{rel} needs a visit. ")
+    elif form == "happy":
+        nth = (
+            "st"
+            if age % 10 == 1 and age != 111
+            else "nd"
+            if age % 10 == 2
+            else "rd"
+            if age % 10 == 3
+            else "th"
+        )
+        if v.chance(0.5):
+            d.lit("It was her ").ent("AGE", str(age)).lit(f"{nth} birthday on Sunday. ")
+        else:
+            d.lit(v.pick("Happy ", "We celebrated his ")).ent("AGE", str(age))
+            d.lit(f"{nth} {v.pick('on Sunday', 'with the family')}. ")
+    elif form == "hyphen":
+        d.lit(f"The {v.pick('patient', 'resident')} is a ").ent("AGE", str(age))
+        d.lit(v.pick("-year-old ", " year old ") + "widow. ")
+    else:
+        d.lit(f"My {rel}, aged ").ent("AGE", str(age)).lit(", fell at home. ")
+    d.lit(v.pick("Thanks,\n", "Best wishes,\n", "Regards,\n"))
+    d.ent("PERSON", n.first).lit("\n")
+
+
+TEMPLATES = {
+    "casual_ids_chat": _chat,
+    "casual_ids_email": _mail,
+    "casual_ids_dialogue": _dialogue_ids,
+    "casual_ids_form": _form_ids,
+    "casual_ids_letter_ages": _letter_ages,
+}

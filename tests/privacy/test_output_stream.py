@@ -211,3 +211,37 @@ def test_real_model_invented_identifiers_are_redacted(aio, llama_engine, real_de
     assert sum(scanner.counts.values()) == len(markers) > 0
     for entity_type, count in scanner.counts.items():
         assert sent.count(f"[{entity_type}_REDACTED]") == count
+
+
+# -- why a word is held until it is complete ---------------------------------------------------
+# Releasing the start of a word before its end is seen (to send the first text sooner) would
+# break the guarantee: any word can still grow into an identifier, and the whole-answer scan
+# then replaces all of it. These are the cases an early-release rule would have to get right;
+# none can be told apart from its harmless reading before the word ends.
+_GROWS_INTO = [
+    ("The", "Theodore Okafor called.", "Theodore Okafor"),  # an opener at a sentence start
+    ("Sure", "Suren Petrosyan called.", "Suren Petrosyan"),
+    ("A", "Aaron Okafor called.", "Aaron Okafor"),  # one letter
+    ("High", "Highsmith Okafor called.", "Highsmith Okafor"),
+    ("Here", "Hereford, HR1 2AB is the town.", "Hereford, HR1 2AB"),
+    ("1", "1234 Main Street is the address.", "1234 Main Street"),
+    ("**", "****0424 is the card.", "****0424"),  # markup can be a masked number
+    ("Write to hello", "Write to hello@example.org today.", "hello@example.org"),
+]
+
+
+@pytest.mark.parametrize(("prefix", "answer", "value"), _GROWS_INTO)
+def test_a_word_is_not_released_before_its_end(prefix: str, answer: str, value: str) -> None:
+    def detect(text: str) -> list[Span]:  # a test double that knows only this identifier
+        pos = text.find(value)
+        return [Span("PERSON", pos, pos + len(value), 1.0)] if pos != -1 else []
+
+    whole = OutputScanner(detect).redact_whole(answer)
+    assert value not in whole and "[PERSON_REDACTED]" in whole
+    for cut in range(1, len(answer)):
+        scanner = OutputScanner(detect)
+        first = scanner.feed(answer[:cut])
+        assert whole.startswith(first)  # nothing of the identifier went out early
+        assert first + scanner.feed(answer[cut:]) + scanner.flush() == whole
+    scanner = OutputScanner(detect)
+    assert scanner.feed(prefix) == ("Write to" if prefix == "Write to hello" else "")
