@@ -13,11 +13,19 @@ Classifier part (the input guard's screen, in-process, CPU):
 - latency per request: each held-out text screened as one request, uncached (the encoder's cache
   is off here), rules-only and rules+classifier alternating, ``--runs`` passes; also requests
   carrying a long retrieved document (720 words). p50 / p99 in ms, alternating pass by pass in
-  the same run: the previous configuration (forward pass inline on the caller's thread) with
-  torch's default number of intra-op threads and with 1 thread, and the shipped one (the
-  encoder's own worker thread with one OpenMP thread, length-sorted batches): "encoder_thread".
+  the same run: the forward pass inline on the caller's thread with torch's default number of
+  intra-op threads and with 1 thread (fp32), the encoder's own worker thread with one OpenMP
+  thread and length-sorted batches with the fp32 encoder ("encoder_thread", what ships while
+  meta.json says ``quantized: false``), and the same worker thread with the dynamic int8 encoder,
+  one text per forward pass ("encoder_thread_int8", what ships when the weights were trained on
+  it). The latency rows use the shipped weights for every configuration (the weights do not
+  change the cost);
+- with ``--compare-weights DIR`` (``python -m policies.guardrails.train --encoder int8 --out
+  DIR``, or ``--encoder fp32`` when int8 ships), the quality of the same screen trained and run on
+  the other encoder, in the same run, so int8 and fp32 are compared on the same data.
 
     .venv/bin/python bench/guardrails.py [--part classifier|structured|all] [--runs 3]
+        [--compare-weights DIR]
 """
 
 from __future__ import annotations
@@ -98,20 +106,30 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
     dedicated = InjectionClassifier(
         shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0)
     )
+    quantized = InjectionClassifier(
+        shipped.weights,
+        shipped.bias,
+        shipped.threshold,
+        SentenceEncoder(cache=0, quantized=True),
+    )
     texts, _ = load_split("heldout")
-    inline.screen(["warm up the model"], rules=False)
-    dedicated.screen(["warm up the model"], rules=False)
+    for classifier in (inline, dedicated, quantized):
+        classifier.screen(["warm up the model"], rules=False)
     default_threads = torch.get_num_threads()
     settings: list[Any] = [default_threads] if threads is None else [threads]
     if threads is None and default_threads != 1:
         settings.append(1)  # torch intra-op threads: the default and 1, alternating passes
-    settings.append("encoder_thread")  # the shipped configuration
+    settings.append("encoder_thread")  # fp32 on the encoder's thread
+    settings.append("encoder_thread_int8")  # int8 on the encoder's thread, one text per pass
     out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "torch_threads": {}}
     timings = {n: {k: [] for k in ("rules", "full", "doc_rules", "doc_full")} for n in settings}
     for _ in range(runs):
         for n in settings:
-            torch.set_num_threads(default_threads if n == "encoder_thread" else n)
-            uncached = dedicated if n == "encoder_thread" else inline
+            own_thread = n in ("encoder_thread", "encoder_thread_int8")
+            torch.set_num_threads(default_threads if own_thread else n)
+            uncached = {"encoder_thread": dedicated, "encoder_thread_int8": quantized}.get(
+                n, inline
+            )
             t = timings[n]
             for text in texts:
                 start = time.perf_counter()
@@ -139,27 +157,48 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
             "long_document_rules_only": _ms(t["doc_rules"]),
             "long_document_rules_and_classifier": _ms(t["doc_full"]),
         }
+    fp32 = out["torch_threads"]["encoder_thread"]["per_request_rules_and_classifier"]
+    int8 = out["torch_threads"]["encoder_thread_int8"]["per_request_rules_and_classifier"]
+    out["int8_over_fp32"] = {
+        "p50": round(int8["p50_ms"] / fp32["p50_ms"], 3),
+        "p99": round(int8["p99_ms"] / fp32["p99_ms"], 3),
+    }
     return out
 
 
-def run_classifier(runs: int = 3) -> dict[str, Any]:
+def run_classifier(runs: int = 3, compare_weights: Path | None = None) -> dict[str, Any]:
     classifier = load_classifier()
+    comparison: dict[str, Any] = {}
+    if compare_weights is not None:
+        other = load_classifier(compare_weights / "weights.npz", compare_weights / "meta.json")
+        if other.encoder.quantized == classifier.encoder.quantized:
+            raise SystemExit(f"{compare_weights} holds weights for the shipped encoder")
+        comparison = {
+            "comparison": {
+                "encoder": "int8" if other.encoder.quantized else "fp32",
+                "threshold": other.threshold,
+                "heldout": _quality(other, "heldout"),
+                "heldout_v2": _quality(other, "heldout_v2"),
+                "tune_regression_only": _quality(other, "tune"),
+            }
+        }
     return {
         "threshold": classifier.threshold,
+        "encoder": "int8" if classifier.encoder.quantized else "fp32",
         "heldout": _quality(classifier, "heldout"),
         "heldout_v2": _quality(classifier, "heldout_v2"),
         "tune_regression_only": _quality(classifier, "tune"),
+        **comparison,
         "latency": _latency(runs),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f} at the end",
     }
 
 
-def _print_classifier(result: dict[str, Any]) -> None:
-    print(f"injection classifier (threshold {result['threshold']}); {result['machine']}")
+def _print_quality(result: dict[str, Any], label: str = "") -> None:
     for name in ("heldout", "heldout_v2", "tune_regression_only"):
         part = result[name]
-        print(f"{name}: {part['texts']} texts, {part['attacks']} attacks")
+        print(f"{label}{name}: {part['texts']} texts, {part['attacks']} attacks")
         print(f"  {'':22}{'precision':>10}{'recall':>8}{'F1':>7}{'fp':>5}{'fn':>5}")
         for kind in ("rules_only", "classifier_only", "rules_or_classifier"):
             f = part[kind]
@@ -167,6 +206,19 @@ def _print_classifier(result: dict[str, Any]) -> None:
                 f"  {kind:22}{f['precision']:>10.3f}{f['recall']:>8.3f}{f['f1']:>7.3f}"
                 f"{f['fp']:>5}{f['fn']:>5}"
             )
+
+
+def _print_classifier(result: dict[str, Any]) -> None:
+    print(
+        f"injection classifier ({result['encoder']} encoder, threshold {result['threshold']}); "
+        f"{result['machine']}"
+    )
+    _print_quality(result)
+    if "comparison" in result:
+        part = result["comparison"]
+        kind = part["encoder"]
+        print(f"same screen trained and run on the {kind} encoder (threshold {part['threshold']}):")
+        _print_quality(part, f"{kind} ")
     lat = result["latency"]
     for threads, part in lat["torch_threads"].items():
         print(
@@ -175,6 +227,10 @@ def _print_classifier(result: dict[str, Any]) -> None:
         )
         for kind, f in part.items():
             print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
+    ratio = lat["int8_over_fp32"]
+    print(
+        f"per request, int8 / fp32 on the encoder thread: p50 x{ratio['p50']}, p99 x{ratio['p99']}"
+    )
 
 
 def main() -> None:
@@ -183,10 +239,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="latency passes over held-out")
     parser.add_argument("--requests", type=int, default=100, help="structured: requests")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--compare-weights",
+        "--fp32-weights",
+        "--int8-weights",
+        dest="compare_weights",
+        type=Path,
+        default=None,
+        help="compare: weights trained on the other encoder (train.py --encoder ... --out DIR)",
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {}
     if args.part in ("classifier", "all"):
-        result["classifier"] = run_classifier(args.runs)
+        result["classifier"] = run_classifier(args.runs, args.compare_weights)
         if not args.json:
             _print_classifier(result["classifier"])
     if args.part in ("structured", "all"):

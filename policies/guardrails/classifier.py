@@ -6,7 +6,9 @@ a request's windows are embedded in one batch, at most ``MAX_WINDOWS`` of them (
 has more, the windows with the most instruction cue words are kept; the rules always read every
 text whole). The score of a request is the highest window probability, or 1.0 when a rule
 matches. The weights and the shipped threshold are ``weights.npz`` and ``meta.json``, written by
-``python -m policies.guardrails.train``.
+``python -m policies.guardrails.train``; ``meta.json``'s ``quantized`` says which encoder the
+weights were trained on (true: the int8 encoder, see encoder.py), and the shipped classifier
+embeds with that one.
 """
 
 from __future__ import annotations
@@ -124,5 +126,10 @@ def load_classifier(
     """The shipped classifier (fails loudly when its files are missing: screening fails closed)."""
     with np.load(weights) as data:
         w, b = data["weights"], float(data["bias"])
-    threshold = float(json.loads(meta.read_text())["threshold"])
-    return InjectionClassifier(w, b, threshold, encoder)
+    record = json.loads(meta.read_text())
+    quantized = bool(record.get("quantized", False))
+    if encoder is not None and encoder.quantized != quantized:
+        kind = "int8" if quantized else "fp32"
+        raise ValueError(f"the weights were trained on the {kind} encoder")
+    encoder = encoder or shared_encoder(quantized)
+    return InjectionClassifier(w, b, float(record["threshold"]), encoder)

