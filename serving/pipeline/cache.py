@@ -3,9 +3,10 @@
 - :class:`CacheLookup` (after route, before generate): embeds the request's **redacted**
   question and looks it up in the tenant's and model version's index. On a hit it fills
   ``state.cache`` with the entry, and generate streams the cached answer instead of calling the
-  model; the answer then takes the normal way back (output redaction, output guard, restore with
-  **this** request's placeholders, audit), so a hit streams like any answer and a whole hit is
-  the same stream collected.
+  model; the answer then takes the normal way back (output guard, restore with **this**
+  request's placeholders, audit), so a hit streams like any answer and a whole hit is the same
+  stream collected. Output redaction scans it again only when it was stored unscanned (the
+  tenant had output redaction off then): an entry is the text that left output redaction.
 - :class:`CacheStore` (after the output guard, before restore): on a miss, stores the answer in
   the placeholder form that left output redaction and the output guard — never restored text —
   when it completed.
@@ -152,11 +153,14 @@ class CacheStore(Stage):
             if isinstance(item, Delta):
                 parts.append(item.text)
                 if item.finish_reason in ("stop", "length"):
-                    await self._store(cached, "".join(parts), item.finish_reason, item.usage)
+                    scanned = state.output_redactions is not None  # output redaction ran
+                    await self._store(
+                        cached, "".join(parts), item.finish_reason, item.usage, scanned
+                    )
             yield item
 
     async def _store(
-        self, cached: CacheState, answer: str, finish: str, usage: Usage | None
+        self, cached: CacheState, answer: str, finish: str, usage: Usage | None, scanned: bool
     ) -> None:
         assert cached.scope is not None and cached.question is not None
         assert cached.vector is not None
@@ -170,6 +174,7 @@ class CacheStore(Stage):
             cached.question.context,
             placeholders(answer),
             cached.question.terms,
+            scanned,
         )
         try:
             await self.cache.ainsert(cached.scope, entry, cached.ttl_s, cached.gen)

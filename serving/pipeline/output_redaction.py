@@ -6,6 +6,11 @@ is never restored (``[PERSON_REDACTED]``). Stream-safe: a streamed answer and th
 whole give the same text (the scanner's invariant); text is held back only while it could be part
 of an identifier. Detection is CPU-bound and runs in a worker thread. A detection failure stops
 the stream (fail closed). Per tenant: ``privacy.output_redaction`` (on by default).
+
+A semantic-cache hit whose entry was stored after this scan (``Entry.scanned``) is not scanned
+again: the entry is the text that left this stage for an earlier request of the same tenant,
+model version and prompt version, so a second scan of it finds nothing new; its
+``output_redactions`` is empty (nothing was redacted for this request).
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ def _scan(scanner: OutputScanner, text: str, final: bool) -> str:
     return out + scanner.flush() if final else out
 
 
+def _scanned_hit(state: RequestState) -> bool:
+    cached = state.cache
+    return (
+        cached is not None
+        and cached.result == "hit"
+        and cached.hit is not None
+        and cached.hit.entry.scanned
+    )
+
+
 class OutputRedaction(Stage):
     """Owns ``output_redactions`` (count by entity type; None when the answer was not scanned)
     and ``output_degraded``."""
@@ -48,6 +63,11 @@ class OutputRedaction(Stage):
     async def wrap(self, state: RequestState, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
         scanner = self._scanner(state)
         if scanner is None:  # the tenant turned it off (or nothing to scan: embeddings)
+            async for item in items:
+                yield item
+            return
+        if _scanned_hit(state):  # stored as it left this stage: nothing new to find
+            state.output_redactions = {}
             async for item in items:
                 yield item
             return

@@ -11,11 +11,12 @@ window is not cached (it would be truncated, and two different questions could l
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from serving.semantic_cache.config import CacheSettings, TenantCache
 from serving.semantic_cache.entries import GEN, NS, Entry, entry_key, scope_key, seq_key
 from serving.semantic_cache.index import Hit, ScopeIndex
 from serving.semantic_cache.terms import Question, scope_id
+from serving.semantic_cache.verify import Verifier, load_verifier, want_signatures
 from state import StateStore
 
 if TYPE_CHECKING:
@@ -53,6 +55,31 @@ class Scope:
         return scope_id(self.tenant, self.model_version, self.template)
 
 
+def _guard_encoder() -> Any:
+    """The encoder the injection classifier embeds with: int8 when its ``meta.json`` says it was
+    trained on the int8 encoder, else the fp32 one."""
+    from policies.guardrails.classifier import META
+    from policies.guardrails.encoder import shared_encoder
+
+    try:
+        quantized = bool(json.loads(META.read_text()).get("quantized", False))
+    except (OSError, ValueError):
+        quantized = False
+    return shared_encoder(quantized) if quantized else shared_encoder()  # type: ignore[call-arg]
+
+
+def _remembered(encoder: Any, window: str) -> np.ndarray | None:
+    """The encoder's remembered vector of ``window`` without computing one, or None (reads the
+    encoder's LRU, keyed by the text's SHA-256; None too when its layout is not the expected)."""
+    memory, lock = getattr(encoder, "_cache", None), getattr(encoder, "_lock", None)
+    if not isinstance(memory, dict) or lock is None:
+        return None
+    key = hashlib.sha256(window.encode("utf-8", "surrogatepass")).digest()
+    with lock:
+        vector = memory.get(key)
+    return None if vector is None else np.asarray(vector, dtype=np.float32)
+
+
 class SemanticCache:
     """Lookups and inserts for every scope this replica has seen."""
 
@@ -71,6 +98,11 @@ class SemanticCache:
         self._known: set[str] = set()  # scopes whose facts this replica has written
         self._lock = threading.Lock()
         self._tenants: tuple[object, dict[str, TenantCache]] | None = None
+        self.verifier: Verifier | None = None
+        if self.settings.verifier:
+            self.verifier = load_verifier()
+            want_signatures()
+        self._encoder: Any = None
 
     @classmethod
     def from_settings(
@@ -101,7 +133,17 @@ class SemanticCache:
         return self.settings.edit_max_changes, self.settings.edit_min_shared
 
     def threshold(self, opt_in: TenantCache) -> float:
-        return opt_in.similarity_threshold or self.settings.similarity_threshold
+        """The least cosine of a candidate (without the verifier: of a hit)."""
+        if self.verifier is None:
+            return opt_in.similarity_threshold or self.settings.similarity_threshold
+        return max(self.verifier.floor, opt_in.similarity_threshold or 0.0)
+
+    @property
+    def decision(self) -> tuple[Verifier, float] | None:
+        """The verifier and its least probability for a hit, or None (cosine + edit guard)."""
+        if self.verifier is None:
+            return None
+        return self.verifier, self.settings.verifier_threshold or self.verifier.threshold
 
     def ttl(self, opt_in: TenantCache) -> float:
         return opt_in.ttl_s or self.settings.ttl_s
@@ -109,11 +151,45 @@ class SemanticCache:
     # -- embedding -------------------------------------------------------------------------------
     async def embed(self, text: str) -> np.ndarray | None:
         """The normalized embedding of a redacted question; None when it does not fit the
-        embedder's window (not cacheable). Raises when the embedder fails."""
-        result = await self.embedder.embed_request([text])
-        if isinstance(result, EngineFailure):
+        embedder's window (not cacheable). Raises when the embedder fails.
+
+        ``embed: ingress`` (default): in-process, with the injection guard's encoder (the
+        bundled MiniLM, the same pooling as the embedder deployment; int8 when the guard's
+        classifier was trained on the int8 encoder, policies/guardrails/meta.json). The guard
+        screens the same redacted text with whitespace collapsed, and the encoder keeps recent
+        vectors by the text's digest, so the vector is normally reused, not computed again: then
+        it is read here without a worker thread."""
+        if self.settings.embed == "deployment":
+            result = await self.embedder.embed_request([text])
+            if isinstance(result, EngineFailure):
+                return None
+            return np.asarray(result.vectors[0], dtype=np.float32)
+        window = " ".join(text.split())
+        if self._fits(window):
+            known = _remembered(self.encoder, window)
+            if known is not None:
+                return known
+        return await asyncio.to_thread(self._embed_here, text)
+
+    @property
+    def encoder(self) -> Any:
+        """The input guard's encoder (policies/guardrails/encoder.py), shared per process."""
+        if self._encoder is None:
+            self._encoder = _guard_encoder()
+        return self._encoder
+
+    def _fits(self, window: str) -> bool:
+        """Whether ``window`` fits the encoder's window: a longer one would be truncated, and two
+        different questions could look alike. A token spans at least one character, so short
+        texts skip the count."""
+        limit = self.encoder.max_tokens
+        return len(window) + 2 <= limit or self.encoder.count_tokens([window]) + 2 <= limit
+
+    def _embed_here(self, text: str) -> np.ndarray | None:
+        window = " ".join(text.split())  # the guard's form of a short text (classifier.windows)
+        if not self._fits(window):
             return None
-        return np.asarray(result.vectors[0], dtype=np.float32)
+        return np.asarray(self.encoder.encode([window])[0], dtype=np.float32)
 
     # -- lookups and inserts (blocking: run them in a worker thread) -----------------------------
     def _index(self, scope: Scope, dim: int) -> ScopeIndex:
@@ -134,7 +210,7 @@ class SemanticCache:
         with index.lock:
             index.sync()
             hit, best = index.search(
-                vector, question, threshold, self.settings.candidates, self.guard
+                vector, question, threshold, self.settings.candidates, self.guard, self.decision
             )
             return hit, best, index.gen or 0
 

@@ -23,19 +23,43 @@ class CacheSettings(BaseModel):
         "their policy says.",
     )
     similarity_threshold: float = Field(
-        0.78,
+        0.80,
         gt=0,
         le=1,
-        description="Least cosine similarity between the redacted question and a cached one "
-        "for a hit (bench/cache.py chooses it on its tuning split).",
+        description="Without the verifier (`verifier: false`): least cosine similarity between "
+        "the redacted question and a cached one for a hit. With it, candidates need the "
+        "verifier's own least cosine (serving/semantic_cache/verifier.json) and a tenant's "
+        "`similarity_threshold`, when set, is an extra least cosine.",
+    )
+    verifier: bool = Field(
+        False,
+        description="Decide hits with the pair verifier (serving/semantic_cache/verify.py: "
+        "cosine, lemmatized word overlap, slots that differ; trained on bench/cache.py's "
+        "tuning split) over the `candidates` nearest entries, answering from the one it rates "
+        "highest; false: cosine threshold and edit guard. Off by default: on the held-out "
+        "split it did not beat the edit guard (bench/cache.py).",
+    )
+    verifier_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Least verifier probability for a hit (null: the one chosen on the tuning "
+        "split by cross-validation, in verifier.json). Higher: fewer false hits, fewer hits.",
+    )
+    embed: Literal["ingress", "deployment"] = Field(
+        "ingress",
+        description="Where the redacted question is embedded: `ingress`, in-process with the "
+        "input guard's MiniLM encoder (the guard has usually embedded the same text already, "
+        "and its vector is reused); `deployment`, through the embedder deployment.",
     )
     edit_max_changes: int | None = Field(
         2,
         ge=1,
         le=8,
-        description="Edit guard: a question that is a cached one with at most this many runs of "
-        "words inserted, deleted or replaced (`... for an adult?` → `... for a child?`) asks "
-        "something else, however similar; null turns the guard off (bench/cache.py).",
+        description="Edit guard (only with `verifier: false`): a question that is a cached one "
+        "with at most this many runs of words inserted, deleted or replaced (`... for an "
+        "adult?` → `... for a child?`) asks something else, however similar; null turns the "
+        "guard off (bench/cache.py).",
     )
     edit_min_shared: float = Field(
         0.4,

@@ -62,7 +62,10 @@ class Entry:
     completion_tokens: int
     context: str  # digest of what must match exactly (keys.Question.context)
     needs: frozenset[str]  # placeholders the answer uses
-    terms: tuple[str, ...] = ()  # digests of the question's words, in order
+    terms: tuple[str, ...] = ()  # the question's word digests and signature (terms.Question)
+    # the answer left output redaction (privacy/output.py) before it was stored: a hit need not
+    # scan it again (entries written before this field, or unscanned, are scanned on a hit)
+    scanned: bool = False
 
     def encode(self) -> bytes:
         return json.dumps(
@@ -75,6 +78,7 @@ class Entry:
                 "x": self.context,
                 "n": sorted(self.needs),
                 "w": list(self.terms),
+                "s": int(self.scanned),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -93,6 +97,7 @@ class Entry:
             str(data["x"]),
             frozenset(data["n"]),
             tuple(data.get("w", ())),
+            bool(data.get("s", 0)),
         )
 
 

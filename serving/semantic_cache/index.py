@@ -18,6 +18,7 @@ import numpy as np
 
 from serving.semantic_cache.entries import GEN, NS, PAGE, Entry, entry_key, seq_key
 from serving.semantic_cache.terms import Question, is_edit
+from serving.semantic_cache.verify import Verifier
 from state import StateStore
 
 __all__ = ["Hit", "ScopeIndex"]
@@ -31,6 +32,7 @@ class Hit:
     seq: int
     similarity: float
     entry: Entry
+    probability: float | None = None  # the verifier's, when it decided
 
 
 @dataclass(frozen=True)
@@ -119,34 +121,48 @@ class ScopeIndex:
         threshold: float,
         k: int,
         guard: tuple[int | None, float] = (None, 1.0),
+        verifier: tuple[Verifier, float] | None = None,
     ) -> tuple[Hit | None, float | None]:
-        """The best entry at or above ``threshold`` with the same context, whose placeholders the
-        request has and of which the question is no slot edit (``terms.is_edit``; ``guard`` is
-        ``(max_changes, min_shared)``), read back from the store; and the best similarity seen
-        (None: empty)."""
+        """The best of the ``k`` nearest entries at or above ``threshold`` (cosine) with the same
+        context and whose placeholders the request has, read back from the store; and the best
+        similarity seen (None: empty).
+
+        With ``verifier`` (the verifier and its least probability) the best is the candidate it
+        rates highest, and it must reach that probability; without it, the nearest of which the
+        question is no slot edit (``terms.is_edit``; ``guard`` is ``(max_changes,
+        min_shared)``)."""
         context, have = question.context, question.have
         if not self.meta:
             return None, None
         scores, ids = self.index.search(vector.reshape(1, -1), min(k, len(self.meta)))
         best = float(scores[0][0]) if ids[0][0] >= 0 else None
-        gone = []
-        hit = None
+        ranked: list[tuple[float, float, int]] = []  # (rank key, cosine, seq), best first
         for score, number in zip(scores[0], ids[0], strict=True):
             if number < 0 or score < threshold:
                 break
             meta = self.meta.get(int(number))
             if meta is None or meta.context != context or not meta.needs <= have:
                 continue
-            if is_edit(question.terms, meta.terms, *guard):
-                continue
-            raw = self.store.get(NS, entry_key(self.scope, int(number)))
+            if verifier is None:
+                if is_edit(question.terms, meta.terms, *guard):
+                    continue
+                ranked.append((float(score), float(score), int(number)))
+            else:
+                p = verifier[0].probability(question.terms, meta.terms, float(score))
+                if p >= verifier[1]:
+                    ranked.append((p, float(score), int(number)))
+        ranked.sort(key=lambda r: (-r[0], r[2]))
+        gone = []
+        hit = None
+        for key, score, number in ranked:
+            raw = self.store.get(NS, entry_key(self.scope, number))
             if raw is None:
-                gone.append(int(number))
+                gone.append(number)
                 continue
             entry = Entry.decode(raw)
             if entry.context != context or not entry.needs <= have:
                 continue
-            hit = Hit(int(number), float(score), entry)
+            hit = Hit(number, score, entry, key if verifier is not None else None)
             break
         self._drop(gone)
         return hit, best

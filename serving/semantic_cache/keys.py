@@ -7,11 +7,13 @@
 - The **context**: everything else that shapes the answer and must match exactly — the earlier
   messages (system prompt, rendered template, history) in redacted form, the route, and the
   sampling and output settings — as one SHA-256 digest.
-- The **terms** of the question: its words in order (plural ``s`` cut), each kept only as a short
-  SHA-256 digest. A new question that is a cached one with a slot changed (``adult`` → ``child``,
-  ``credit`` → ``debit``, a clause added) most likely asks something else, however close the
-  embeddings are: the edit guard refuses it (``cache.edit_max_changes``/``edit_min_shared``;
-  bench/cache.py measured why, docs/cache.md).
+- The **terms** of the question: its words in order (plural ``s`` cut), each kept only as a
+  short SHA-256 digest, then, when a cache of this process uses the verifier, its signature
+  (verify.py: content words lemmatized, each as a digest and a word-class letter). A new
+  question that is a cached one with a slot changed (``adult`` → ``child``, ``credit`` →
+  ``debit``, a clause added) most likely asks something else, however close the embeddings
+  are: the edit guard (``cache.edit_max_changes``/``edit_min_shared``) or the pair verifier
+  (``cache.verifier``) refuses it (bench/cache.py measured why).
 - The **placeholders** a text uses (``[PERSON_1]``, normalized as restore reads them): a cached
   answer may be served only to a request that has every placeholder the answer uses, so a hit is
   always restored with the current request's own values.
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from serving import protocol
 from serving.semantic_cache.terms import Question, placeholders, terms
+from serving.semantic_cache.verify import signature_if_wanted
 
 if TYPE_CHECKING:  # the pipeline package imports this module (through its cache stage)
     from serving.pipeline.state import RequestState
@@ -70,7 +73,8 @@ def question_of(state: RequestState) -> Question | None:
         return None
     canonical = json.dumps(shape, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     have = frozenset().union(*(placeholders(t) for t in [*texts, *stops]))
-    return Question(last, hashlib.sha256(canonical.encode()).hexdigest(), have, terms(last))
+    context = hashlib.sha256(canonical.encode()).hexdigest()
+    return Question(last, context, have, terms(last) + signature_if_wanted(last))
 
 
 def cacheable_route(state: RequestState) -> bool:

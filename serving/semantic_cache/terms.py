@@ -57,7 +57,9 @@ def is_edit(
     keeps at least ``min_shared`` of the shorter one ("... for an adult?" → "... for a
     child?"). Such a question asks something else. A rewording moves words around and changes
     more runs, so the guard lets it through to the similarity threshold."""
-    if max_changes is None or not new or not cached or tuple(new) == tuple(cached):
+    new = [t for t in new if len(t) == 10]  # word digests (``terms``), not signature terms
+    cached = [t for t in cached if len(t) == 10]
+    if max_changes is None or not new or not cached or new == cached:
         return False
     matcher = difflib.SequenceMatcher(None, list(new), list(cached), autojunk=False)
     changes = shared = 0
@@ -76,4 +78,6 @@ class Question:
     text: str  # the redacted last message / prompt: what is embedded
     context: str  # SHA-256 hex of everything else that must match exactly
     have: frozenset[str]  # placeholders the request carries
-    terms: tuple[str, ...] = ()  # digests of the question's words, in order
+    # digests of the question's words in order (10 hex digits: the edit guard's), then its
+    # signature (12 characters: the verifier's, verify.py)
+    terms: tuple[str, ...] = ()

@@ -256,12 +256,20 @@ def _question(node: Replica, content: str) -> Any:
     return question
 
 
-def _insert(node: Replica, content: str, answer: str) -> None:
+def _insert(node: Replica, content: str, answer: str, scanned: bool = False) -> None:
     """Store ``answer`` (placeholder form) for ``content`` as the store stage would."""
     question = _question(node, content)
     vector = np.asarray(node.gateway.embedder.embed([question.text])[0], dtype=np.float32)
     entry = Entry(
-        vector, answer, "stop", 10, 8, question.context, placeholders(answer), question.terms
+        vector,
+        answer,
+        "stop",
+        10,
+        8,
+        question.context,
+        placeholders(answer),
+        question.terms,
+        scanned,
     )
     gen = node.store.counter(NS, "gen")
     assert node.cache.insert(Scope("clinic", VERSION, None), entry, 600, gen) is not None
@@ -283,6 +291,35 @@ def test_a_hit_is_restored_with_the_current_requests_own_values(replicas):
     hit = node.chat(key, "Tell Omar Haddad the results are ready.")
     assert hit.headers["x-bastion-cache"] == "hit"
     assert _text(hit) == "Dear Omar Haddad, ready."
+
+
+def test_a_hit_is_output_scanned_unless_its_entry_was_stored_scanned(replicas):
+    """Entries written by a miss are marked scanned (they are the text that left output
+    redaction), and their hits skip the scan; an entry not marked (written before the mark, or
+    while the tenant had output redaction off) is scanned on its hit like any answer."""
+    node = replicas()
+    key = node.key("clinic")
+    first = node.chat(key, "What is a normal resting heart rate for adults?")
+    assert first.headers["x-bastion-cache"] == "miss"
+    stored = [Entry.decode(raw) for _, raw in node.store.items(NS, "e:", limit=100)]
+    assert stored and all(entry.scanned for entry in stored)
+    again = node.chat(key, "What is a normal resting heart rate for adults?")
+    assert again.headers["x-bastion-cache"] == "hit"
+    assert node.record(again.headers["x-request-id"]).output_redactions == {}
+
+    # an unscanned entry holding a number the model invented: scanned on its hit
+    invented = "Call the ward on 617-555-0148 for your results."
+    _insert(node, "Who do I call about my blood test results?", invented)
+    hit = node.chat(key, "Who do I call about my blood test results?")
+    assert hit.headers["x-bastion-cache"] == "hit"
+    assert "617-555-0148" not in _text(hit) and "0148" not in _text(hit)
+    assert node.record(hit.headers["x-request-id"]).output_redactions == {"PHONE": 1}
+    # the same text in an entry marked scanned is taken as it was stored (no second scan:
+    # only the store stage marks entries, after the scan; this one is inserted by hand to show it)
+    _insert(node, "Who do I call about my lab report?", invented, scanned=True)
+    taken = node.chat(key, "Who do I call about my lab report?")
+    assert taken.headers["x-bastion-cache"] == "hit"
+    assert _text(taken) == invented
 
 
 def test_opt_in_bypass_sampling_and_tenant_scope(replicas):
