@@ -327,7 +327,7 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("Cheers,\nJo", [(P, "Jo")]),
         ("Many thanks \u2014 Kwabena", [(P, "Kwabena")]),
         ("Kind regards\nConsultant Physician", []),
-        # a title's surname that is also an English word is still a name (777b9ef)
+        # a title's surname that is also an English word is still a name (a4fe37b)
         ("Dear Dr Pebble,", [(P, "Pebble")]),
         ("Seen today by Prof. Kettle in clinic.", [(P, "Kettle")]),
         ("My grandmother is ninety-three and lives alone.", [("AGE", "ninety-three")]),
