@@ -25,6 +25,8 @@ cache, and answer quality on hand-written clinical and banking questions.
   ``hit_cold_embedder`` is a cold hit with ``embed: deployment`` (the previous design: the
   cache embeds the question a second time with the embedder, here in-process, so without the
   hop to the embedder deployment that a served replica adds).
+  ``hit_cold_torch_encoder`` is a cold hit with the guard encoder on torch instead of
+  onnxruntime (the backend in use when onnxruntime is not installed), interleaved with the rest.
   ``stages_ms``: p50 time in each stage's ``before`` and in the audit write, on cold hits.
 
     .venv/bin/python bench/cache.py [--requests 30] [--max-tokens 32]
@@ -310,13 +312,28 @@ async def latency(
     cache: SemanticCache = gateway.cache  # type: ignore[attr-defined]
     ingress = cache.settings
     deployment = ingress.model_copy(update={"embed": "deployment"})
-    cold, repeat, before, gen = [], [], [], []
+    # the guard encoder on either backend, switched in place on the shared encoder (bench only:
+    # its forward pass uses the onnxruntime session when one is set, else the torch model)
+    guard_encoder = encoders.shared_encoder()
+    guard_encoder.start()
+    backends = {"torch": (None, guard_encoder._model or guard_encoder._load_torch())}
+    backends[guard_encoder.backend or "torch"] = (guard_encoder._session, guard_encoder._model)
+
+    def use(backend: str) -> None:
+        guard_encoder._session, guard_encoder._model = backends[backend]
+
+    shipped = guard_encoder.backend or "torch"
+    cold, repeat, before, gen, cold_torch = [], [], [], [], []
     for _ in range(requests):  # interleaved, so all sides see the same machine state
         forget()
         recording[0] = True
         cold.append(await once(cached, "hit"))
         recording[0] = False
         repeat.append(await once(cached, "hit"))
+        forget()
+        use("torch")
+        cold_torch.append(await once(cached, "hit"))
+        use(shipped)
         # the previous design: the cache embeds the question again, with the embedder (here
         # in-process, in a worker thread; served, a hop to the embedder deployment on top)
         cache.settings = deployment
@@ -356,6 +373,9 @@ async def latency(
         "hit_cold_p95_ms": pct(cold, 95),
         "hit_repeat_p50_ms": pct(repeat, 50),
         "hit_repeat_p95_ms": pct(repeat, 95),
+        "guard_encoder_backend": shipped,
+        "hit_cold_torch_encoder_p50_ms": pct(cold_torch, 50),
+        "hit_cold_torch_encoder_p95_ms": pct(cold_torch, 95),
         "hit_cold_embedder_p50_ms": pct(before, 50),
         "hit_cold_embedder_p95_ms": pct(before, 95),
         "no_cache_p50_ms": pct(gen, 50),

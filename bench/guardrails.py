@@ -15,11 +15,13 @@ Classifier part (the input guard's screen, in-process, CPU):
   carrying a long retrieved document (720 words). p50 / p99 in ms, alternating pass by pass in
   the same run: the forward pass inline on the caller's thread with torch's default number of
   intra-op threads and with 1 thread (fp32), the encoder's own worker thread with one OpenMP
-  thread and length-sorted batches with the fp32 encoder ("encoder_thread", what ships while
-  meta.json says ``quantized: false``), and the same worker thread with the dynamic int8 encoder,
-  one text per forward pass ("encoder_thread_int8", what ships when the weights were trained on
-  it). The latency rows use the shipped weights for every configuration (the weights do not
-  change the cost);
+  thread and length-sorted batches with the fp32 encoder on torch ("encoder_thread", what ships
+  while meta.json says ``quantized: false`` and onnxruntime is not installed), the same with the
+  fp32 encoder on onnxruntime ("encoder_thread_onnx", what ships when it is installed: the
+  default install; also with two intra-op threads, "encoder_thread_onnx_2_threads"), and the
+  same worker thread with the dynamic int8 encoder, one text per forward pass
+  ("encoder_thread_int8", what ships when the weights were trained on it). The latency rows use
+  the shipped weights for every configuration (the weights do not change the cost);
 - with ``--compare-weights DIR`` (``python -m policies.guardrails.train --encoder int8 --out
   DIR``, or ``--encoder fp32`` when int8 ships), the quality of the same screen trained and run on
   the other encoder, in the same run, so int8 and fp32 are compared on the same data.
@@ -101,10 +103,22 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
 
     shipped = load_classifier()
     inline = InjectionClassifier(
-        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0, threads=None)
+        shipped.weights,
+        shipped.bias,
+        shipped.threshold,
+        SentenceEncoder(cache=0, threads=None, backend="torch"),
     )
     dedicated = InjectionClassifier(
-        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0)
+        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0, backend="torch")
+    )
+    onnx = InjectionClassifier(
+        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0, backend="onnx")
+    )
+    onnx2 = InjectionClassifier(
+        shipped.weights,
+        shipped.bias,
+        shipped.threshold,
+        SentenceEncoder(cache=0, threads=2, backend="onnx"),
     )
     quantized = InjectionClassifier(
         shipped.weights,
@@ -113,23 +127,28 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
         SentenceEncoder(cache=0, quantized=True),
     )
     texts, _ = load_split("heldout")
-    for classifier in (inline, dedicated, quantized):
+    for classifier in (inline, dedicated, onnx, onnx2, quantized):
         classifier.screen(["warm up the model"], rules=False)
     default_threads = torch.get_num_threads()
     settings: list[Any] = [default_threads] if threads is None else [threads]
     if threads is None and default_threads != 1:
         settings.append(1)  # torch intra-op threads: the default and 1, alternating passes
     settings.append("encoder_thread")  # fp32 on the encoder's thread
+    settings.append("encoder_thread_onnx")  # fp32 on onnxruntime, on the encoder's thread
+    settings.append("encoder_thread_onnx_2_threads")  # the same, two intra-op threads
     settings.append("encoder_thread_int8")  # int8 on the encoder's thread, one text per pass
     out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "torch_threads": {}}
     timings = {n: {k: [] for k in ("rules", "full", "doc_rules", "doc_full")} for n in settings}
     for _ in range(runs):
         for n in settings:
-            own_thread = n in ("encoder_thread", "encoder_thread_int8")
+            own_thread = isinstance(n, str)
             torch.set_num_threads(default_threads if own_thread else n)
-            uncached = {"encoder_thread": dedicated, "encoder_thread_int8": quantized}.get(
-                n, inline
-            )
+            uncached = {
+                "encoder_thread": dedicated,
+                "encoder_thread_onnx": onnx,
+                "encoder_thread_onnx_2_threads": onnx2,
+                "encoder_thread_int8": quantized,
+            }.get(n, inline)
             t = timings[n]
             for text in texts:
                 start = time.perf_counter()
@@ -159,10 +178,12 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
         }
     fp32 = out["torch_threads"]["encoder_thread"]["per_request_rules_and_classifier"]
     int8 = out["torch_threads"]["encoder_thread_int8"]["per_request_rules_and_classifier"]
-    out["int8_over_fp32"] = {
-        "p50": round(int8["p50_ms"] / fp32["p50_ms"], 3),
-        "p99": round(int8["p99_ms"] / fp32["p99_ms"], 3),
-    }
+    ort = out["torch_threads"]["encoder_thread_onnx"]["per_request_rules_and_classifier"]
+    for name, part in (("int8_over_fp32", int8), ("onnx_over_torch", ort)):
+        out[name] = {
+            "p50": round(part["p50_ms"] / fp32["p50_ms"], 3),
+            "p99": round(part["p99_ms"] / fp32["p99_ms"], 3),
+        }
     return out
 
 
@@ -182,9 +203,11 @@ def run_classifier(runs: int = 3, compare_weights: Path | None = None) -> dict[s
                 "tune_regression_only": _quality(other, "tune"),
             }
         }
+    classifier.encoder.start()
     return {
         "threshold": classifier.threshold,
-        "encoder": "int8" if classifier.encoder.quantized else "fp32",
+        "encoder": ("int8" if classifier.encoder.quantized else "fp32")
+        + f" on {classifier.encoder.backend}",
         "heldout": _quality(classifier, "heldout"),
         "heldout_v2": _quality(classifier, "heldout_v2"),
         "tune_regression_only": _quality(classifier, "tune"),
@@ -227,10 +250,11 @@ def _print_classifier(result: dict[str, Any]) -> None:
         )
         for kind, f in part.items():
             print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
-    ratio = lat["int8_over_fp32"]
-    print(
-        f"per request, int8 / fp32 on the encoder thread: p50 x{ratio['p50']}, p99 x{ratio['p99']}"
-    )
+    for name, label in (("int8_over_fp32", "int8 / fp32"), ("onnx_over_torch", "onnx / torch")):
+        ratio = lat[name]
+        print(
+            f"per request, {label} on the encoder thread: p50 x{ratio['p50']}, p99 x{ratio['p99']}"
+        )
 
 
 def main() -> None:

@@ -31,6 +31,20 @@ families (held-out 0.848 vs 0.861, heldout_v2 0.695 vs 0.752). The semantic cach
 whichever encoder this file's classifier uses (serving/semantic_cache/cache.py). Blocked topics,
 token counting and everything else use the fp32 encoder (``shared_encoder()``), whose vectors
 are the ones the embeddings deployment returns.
+
+Backends (``backend=``, default ``BASTION_ENCODER_BACKEND`` or ``auto``): the fp32 encoder runs
+on onnxruntime when it is installed (``auto``, ``onnx``) and on torch otherwise (``torch``, and
+always for ``quantized=True``). The ONNX graph is not shipped: it is exported from the bundled
+weights on first use (``torch.onnx.export``: the same BERT forward, then the same mean pooling
+and L2 normalization inside the graph) into ``BASTION_MODEL_CACHE`` (default
+``~/.cache/bastion``), under a name that carries the SHA-256 of the weights, config and
+tokenizer files, written to a temporary file and renamed, so two processes building at once
+leave one whole file. Before the rename the export is checked against torch on texts of several
+lengths, batched and alone: vectors that differ by more than ``ONNX_TOLERANCE`` (cosine terms;
+measured ~2e-7) are refused and the encoder stays on torch, logged. The vectors being the same,
+the classifier's weights and threshold, trained on torch vectors, hold on either backend. A
+session runs with one intra-op thread and no spinning, for the reason given above for torch;
+bench/guardrails.py measures both backends in one run.
 """
 
 from __future__ import annotations
@@ -38,18 +52,92 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import logging
 import os
+import tempfile
 import threading
 import warnings
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BATCH", "SentenceEncoder", "shared_encoder"]
+__all__ = ["BACKENDS", "BATCH", "SentenceEncoder", "onnx_model_path", "shared_encoder"]
+
+log = logging.getLogger("bastion.guardrails.encoder")
 
 BATCH = 32  # texts per forward pass (sorted by length first)
+BACKENDS = ("auto", "onnx", "torch")
+ONNX_TOLERANCE = 1e-5  # largest accepted |onnx - torch| per vector component at export
+_ONNX_FORMAT = "minilm-meanpool-l2-opset17-v1"  # part of the file name: bump on export changes
+_CHECK_TEXTS = (  # the export check: short, long (truncated), a batch with padding
+    "ok",
+    "Ignore the previous lab result and summarise the discharge letter for the ward.",
+    "Please transfer the balance to the account on file. " * 40,
+)
+
+
+def _cache_root() -> Path:
+    explicit = os.environ.get("BASTION_MODEL_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bastion"
+
+
+def _weights_digest(folder: Path) -> str:
+    """SHA-256 over the files the export reads (weights, config, tokenizer), names included."""
+    digest = hashlib.sha256(_ONNX_FORMAT.encode())
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.suffix not in (".safetensors", ".bin", ".json", ".txt"):
+            continue
+        digest.update(path.name.encode())
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:24]
+
+
+def onnx_model_path(folder: str | Path) -> Path:
+    """Where the ONNX export of the encoder in ``folder`` lives (it may not exist yet)."""
+    return _cache_root() / f"minilm-{_weights_digest(Path(folder))}.onnx"
+
+
+def _pooled_module(model: Any) -> Any:
+    """``model`` followed by the encoder's pooling, as one module to export."""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=torch.zeros_like(input_ids),
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    return Pooled().eval()
+
+
+def _onnx_session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _pin_openmp_threads(threads: int) -> None:
@@ -88,9 +176,18 @@ class SentenceEncoder:
         cache: int = 4096,
         threads: int | None = 1,
         quantized: bool = False,
+        backend: str | None = None,
     ) -> None:
         self._path = path
         self.quantized = quantized
+        wanted = backend or os.environ.get("BASTION_ENCODER_BACKEND") or "auto"
+        if wanted not in BACKENDS:
+            raise ValueError(f"encoder backend must be one of {BACKENDS}, not {wanted!r}")
+        if quantized and wanted == "onnx":
+            raise ValueError("the int8 encoder runs on torch only")
+        self.requested_backend = "torch" if quantized else wanted
+        self.backend: str | None = None  # the one in use, known once loaded
+        self._session: Any = None
         self.max_tokens = max_tokens
         self.threads = threads
         self._executor: ThreadPoolExecutor | None = None
@@ -124,15 +221,84 @@ class SentenceEncoder:
 
     def start(self) -> None:
         with self._lock:
-            if self._model is not None:
+            if self.backend is not None:
                 return
             self._load_tokenizer()
-            from transformers import AutoModel
+            if self.requested_backend != "torch":
+                try:
+                    self._session = self._load_onnx()
+                    self.backend = "onnx"
+                    return
+                except Exception as exc:  # any failure: torch is the fallback
+                    if self.requested_backend == "onnx":
+                        raise
+                    log.warning(
+                        "guard encoder: onnxruntime backend unavailable (%s: %s); using torch",
+                        type(exc).__name__,
+                        exc,
+                    )
+            self._model = self._load_torch()
+            self.backend = "torch"
 
-            model = AutoModel.from_pretrained(self._where(), local_files_only=True).eval()
-            if self.quantized:
-                model = _quantize(model)
-            self._model = model
+    def _load_torch(self) -> Any:
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(self._where(), local_files_only=True).eval()
+        return _quantize(model) if self.quantized else model
+
+    def _load_onnx(self) -> Any:
+        """An onnxruntime session on the export of the weights, exported first if need be."""
+        import onnxruntime  # noqa: F401  (fail before exporting when it is not installed)
+
+        folder = Path(self._where())
+        path = onnx_model_path(folder)
+        if path.is_file():
+            try:
+                return _onnx_session(path, self.threads or 1)
+            except Exception as exc:  # a damaged file: export it again
+                log.warning("guard encoder: rebuilding %s (%s)", path.name, type(exc).__name__)
+        self._export_onnx(path)
+        return _onnx_session(path, self.threads or 1)
+
+    def _export_onnx(self, path: Path) -> None:
+        """Export the pooled encoder to ``path``: checked against torch, then renamed in."""
+        import torch
+
+        model = self._load_torch()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            sample = self._tokenizer(["warm up"], return_tensors="pt")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    _pooled_module(model),
+                    (sample["input_ids"], sample["attention_mask"]),
+                    tmp,
+                    input_names=["input_ids", "attention_mask"],
+                    output_names=["embedding"],
+                    dynamic_axes={
+                        "input_ids": {0: "batch", 1: "tokens"},
+                        "attention_mask": {0: "batch", 1: "tokens"},
+                        "embedding": {0: "batch"},
+                    },
+                    opset_version=17,
+                    dynamo=False,
+                )
+            session = _onnx_session(Path(tmp), 1)
+            texts = list(_CHECK_TEXTS)
+            for group in [texts, *([t] for t in texts)]:
+                want = self._torch_vectors(model, group)
+                got = self._onnx_vectors(session, group)
+                diff = float(np.abs(want - got).max())
+                if diff > ONNX_TOLERANCE:
+                    raise RuntimeError(f"ONNX export differs from torch by {diff:.2e}")
+            os.replace(tmp, path)
+            log.info("guard encoder: exported the ONNX encoder (%s)", path.name)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     @property
     def tokenizer(self) -> Any:
@@ -192,13 +358,33 @@ class SentenceEncoder:
         return out
 
     def _forward_now(self, texts: list[str]) -> np.ndarray:
+        if self._session is not None:
+            return self._onnx_vectors(self._session, texts)
+        return self._torch_vectors(self._model, texts)
+
+    def _tokens(self, texts: list[str], tensors: str) -> Any:
+        return self._tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.max_tokens,
+            padding=True,
+            return_tensors=tensors,
+        )
+
+    def _onnx_vectors(self, session: Any, texts: list[str]) -> np.ndarray:
+        batch = self._tokens(texts, "np")
+        feed = {
+            "input_ids": batch["input_ids"].astype(np.int64),
+            "attention_mask": batch["attention_mask"].astype(np.int64),
+        }
+        return session.run(None, feed)[0].astype(np.float32)
+
+    def _torch_vectors(self, model: Any, texts: list[str]) -> np.ndarray:
         import torch
 
-        batch = self._tokenizer(
-            texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
-        )
+        batch = self._tokens(texts, "pt")
         with torch.inference_mode():
-            hidden = self._model(**batch).last_hidden_state
+            hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         pooled = torch.nn.functional.normalize(pooled, dim=-1)

@@ -2,7 +2,10 @@
 gives the same vectors as the inline pass, leaves torch's process-wide setting alone, batches by
 length without changing results, and caches vectors under digests only. The int8 encoder (the
 classifier's) gives a text the same vector alone or among others, close to the fp32 one; the
-shared fp32 and int8 encoders are distinct; counting tokens does not load the model."""
+shared fp32 and int8 encoders are distinct; counting tokens does not load the model. The
+onnxruntime backend, exported from the bundled weights into the model cache on first use, gives
+torch's vectors; a damaged file in the cache is rebuilt; an export that disagrees with torch is
+refused and the encoder stays on torch."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import threading
 import numpy as np
 import pytest
 
+from policies.guardrails import encoder as encoder_module
 from policies.guardrails.classifier import load_classifier
-from policies.guardrails.encoder import BATCH, SentenceEncoder, shared_encoder
+from policies.guardrails.encoder import BATCH, SentenceEncoder, onnx_model_path, shared_encoder
 
 TEXTS = [
     "Ignore the previous potassium result, the sample was haemolysed.",
@@ -23,7 +27,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def encoders() -> tuple[SentenceEncoder, SentenceEncoder]:
-    return SentenceEncoder(cache=0, threads=None), SentenceEncoder(cache=16)
+    inline = SentenceEncoder(cache=0, threads=None, backend="torch")
+    return inline, SentenceEncoder(cache=16, backend="torch")
 
 
 def test_the_worker_thread_gives_the_inline_vectors(encoders) -> None:
@@ -83,4 +88,55 @@ def test_the_shipped_classifier_uses_the_encoder_its_weights_were_trained_on() -
 def test_counting_tokens_does_not_load_the_model() -> None:
     encoder = SentenceEncoder()
     assert encoder.count_tokens(["Forget my last message.", "How do I order a card?"]) > 5
-    assert encoder._model is None
+    assert encoder._model is None and encoder._session is None and encoder.backend is None
+
+
+def test_the_onnx_backend_gives_the_torch_vectors(encoders, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BASTION_MODEL_CACHE", str(tmp_path))
+    onnx = SentenceEncoder(cache=0, backend="onnx")
+    together = onnx.encode(TEXTS)
+    assert onnx.backend == "onnx" and onnx._model is None  # torch weights not kept
+    want = encoders[0].encode(TEXTS)
+    assert np.abs(together - want).max() < 1e-5
+    alone = np.stack([onnx.encode([t])[0] for t in TEXTS[:4]])
+    assert np.abs(alone - together[:4]).max() < 1e-5
+    built = onnx_model_path(onnx._where())
+    assert built.parent == tmp_path and built.is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [built.name]  # no temporary file left
+    stamp = built.stat().st_mtime_ns
+    again = SentenceEncoder(cache=0, backend="auto")
+    assert np.array_equal(again.encode(TEXTS[:2]), onnx.encode(TEXTS[:2]))
+    assert again.backend == "onnx" and built.stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+
+def test_a_damaged_onnx_file_is_rebuilt(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BASTION_MODEL_CACHE", str(tmp_path))
+    path = onnx_model_path(SentenceEncoder()._where())
+    path.write_bytes(b"not an onnx graph")  # e.g. a disk that filled up under an older build
+    encoder = SentenceEncoder(cache=0, backend="onnx")
+    assert encoder.encode(TEXTS[:1]).shape == (1, 384) and encoder.backend == "onnx"
+    assert path.stat().st_size > 1_000_000
+
+
+def test_an_export_that_disagrees_with_torch_is_refused(tmp_path, monkeypatch, caplog) -> None:
+    # No real export disagrees (measured ~2e-7), so the check is made impossible to pass by
+    # setting the tolerance below zero: the refusal path is what is tested.
+    monkeypatch.setenv("BASTION_MODEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(encoder_module, "ONNX_TOLERANCE", -1.0)
+    auto = SentenceEncoder(cache=0, backend="auto")
+    with caplog.at_level("WARNING", logger="bastion.guardrails.encoder"):
+        vectors = auto.encode(TEXTS[:2])
+    assert auto.backend == "torch" and vectors.shape == (2, 384)
+    assert "differs from torch" in caplog.text and list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError, match="differs from torch"):
+        SentenceEncoder(cache=0, backend="onnx").encode(TEXTS[:1])
+
+
+def test_backend_choices_are_checked(monkeypatch) -> None:
+    with pytest.raises(ValueError):
+        SentenceEncoder(backend="tensorrt")
+    with pytest.raises(ValueError):
+        SentenceEncoder(quantized=True, backend="onnx")
+    assert SentenceEncoder(quantized=True).requested_backend == "torch"
+    monkeypatch.setenv("BASTION_ENCODER_BACKEND", "torch")
+    assert SentenceEncoder().requested_backend == "torch"
