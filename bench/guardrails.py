@@ -102,30 +102,18 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
     import torch
 
     shipped = load_classifier()
-    inline = InjectionClassifier(
-        shipped.weights,
-        shipped.bias,
-        shipped.threshold,
-        SentenceEncoder(cache=0, threads=None, backend="torch"),
-    )
-    dedicated = InjectionClassifier(
-        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0, backend="torch")
-    )
-    onnx = InjectionClassifier(
-        shipped.weights, shipped.bias, shipped.threshold, SentenceEncoder(cache=0, backend="onnx")
-    )
-    onnx2 = InjectionClassifier(
-        shipped.weights,
-        shipped.bias,
-        shipped.threshold,
-        SentenceEncoder(cache=0, threads=2, backend="onnx"),
-    )
-    quantized = InjectionClassifier(
-        shipped.weights,
-        shipped.bias,
-        shipped.threshold,
-        SentenceEncoder(cache=0, quantized=True),
-    )
+
+    def on(encoder: SentenceEncoder) -> InjectionClassifier:
+        """The shipped head (weights, lexical part, threshold) on another encoder."""
+        return InjectionClassifier(
+            shipped.weights, shipped.bias, shipped.threshold, encoder, shipped.lexical
+        )
+
+    inline = on(SentenceEncoder(cache=0, threads=None, backend="torch"))
+    dedicated = on(SentenceEncoder(cache=0, backend="torch"))
+    onnx = on(SentenceEncoder(cache=0, backend="onnx"))
+    onnx2 = on(SentenceEncoder(cache=0, threads=2, backend="onnx"))
+    quantized = on(SentenceEncoder(cache=0, quantized=True))
     texts, _ = load_split("heldout")
     for classifier in (inline, dedicated, onnx, onnx2, quantized):
         classifier.screen(["warm up the model"], rules=False)

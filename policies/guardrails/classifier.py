@@ -1,4 +1,5 @@
-"""The injection classifier: pattern rules plus logistic regression on MiniLM sentence embeddings.
+"""The injection classifier: pattern rules plus logistic regression on MiniLM sentence embeddings
+and on word and character n-grams (lexical.py).
 
 A text longer than ``WINDOW_WORDS`` words is split into windows of whole sentences (see
 :func:`windows`) so an instruction buried in a long retrieved document is scored on its own;
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from policies.guardrails.encoder import SentenceEncoder, shared_encoder
+from policies.guardrails.lexical import LexicalScorer
 from policies.guardrails.rules import match_rules
 
 __all__ = [
@@ -92,17 +94,25 @@ class InjectionClassifier:
         bias: float,
         threshold: float,
         encoder: SentenceEncoder | None = None,
+        lexical: LexicalScorer | None = None,
     ) -> None:
         self.weights = weights.astype(np.float32)
         self.bias = float(bias)
         self.threshold = float(threshold)
         self.encoder = encoder or shared_encoder()
+        self.lexical = lexical
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """The model's probability of injection for each text (one window each)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        logits = self.encoder.encode(texts) @ self.weights + self.bias
+        return self.probabilities_of(texts, self.encoder.encode(texts))
+
+    def probabilities_of(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """The same, from the texts' vectors (training computes them once for all folds)."""
+        logits = vectors.astype(np.float64) @ self.weights.astype(np.float64) + self.bias
+        if self.lexical is not None:
+            logits = logits + self.lexical.logits(texts)
         return 1.0 / (1.0 + np.exp(-logits))
 
     def screen(self, texts: list[str], rules: bool = True) -> Screening:
@@ -126,10 +136,11 @@ def load_classifier(
     """The shipped classifier (fails loudly when its files are missing: screening fails closed)."""
     with np.load(weights) as data:
         w, b = data["weights"], float(data["bias"])
+        lexical = LexicalScorer.from_arrays(data)
     record = json.loads(meta.read_text())
     quantized = bool(record.get("quantized", False))
     if encoder is not None and encoder.quantized != quantized:
         kind = "int8" if quantized else "fp32"
         raise ValueError(f"the weights were trained on the {kind} encoder")
     encoder = encoder or shared_encoder(quantized)
-    return InjectionClassifier(w, b, float(record["threshold"]), encoder)
+    return InjectionClassifier(w, b, float(record["threshold"]), encoder, lexical)

