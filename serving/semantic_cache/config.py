@@ -23,7 +23,7 @@ class CacheSettings(BaseModel):
         "their policy says.",
     )
     similarity_threshold: float = Field(
-        0.80,
+        0.82,
         gt=0,
         le=1,
         description="Without the verifier (`verifier: false`): least cosine similarity between "
@@ -62,7 +62,7 @@ class CacheSettings(BaseModel):
         "guard off (bench/cache.py).",
     )
     edit_min_shared: float = Field(
-        0.4,
+        0.6,
         gt=0,
         le=1,
         description="Edit guard: ... when the unchanged words are at least this share of the "

@@ -31,10 +31,10 @@ def test_held_out_floors(classifier) -> None:
     scores = np.array([classifier.screen([t], rules=False).score for t in texts])
     rules = np.array([match_rules(t) is not None for t in texts])
     precision, recall = _prf(rules | (scores >= classifier.threshold), y)
-    # measured 0.963 / 0.975 (77 tp, 3 fp of 79 attacks; bench/guardrails.py 2026-12-06: fp32
-    # encoder, embedding and word/char n-gram head, threshold 0.92). The embedding-only head
-    # gave 0.958 / 0.861 (threshold 0.90)
-    assert precision >= 0.95 and recall >= 0.95
+    # measured 0.962 / 0.962 (76 tp, 3 fp of 79 attacks; bench/guardrails.py 2026-12-06: int8
+    # encoder on onnxruntime, embedding and word/char n-gram head, threshold 0.94; the same head
+    # on the fp32 encoder: 0.963 / 0.975). The embedding-only head gave 0.958 / 0.861
+    assert precision >= 0.95 and recall >= 0.93
     rule_precision, rule_recall = _prf(rules, y)
     assert rule_precision >= 0.94 and rule_recall >= 0.74  # measured 0.952 / 0.759
 

@@ -1,11 +1,12 @@
 """The guard encoder (real MiniLM, in-process): its own worker thread with one OpenMP thread
 gives the same vectors as the inline pass, leaves torch's process-wide setting alone, batches by
-length without changing results, and caches vectors under digests only. The int8 encoder (the
-classifier's) gives a text the same vector alone or among others, close to the fp32 one; the
-shared fp32 and int8 encoders are distinct; counting tokens does not load the model. The
-onnxruntime backend, exported from the bundled weights into the model cache on first use, gives
-torch's vectors; a damaged file in the cache is rebuilt; an export that disagrees with torch is
-refused and the encoder stays on torch."""
+length without changing results, and caches vectors under digests only. The int8 encoders (the
+classifier's on onnxruntime, built from the fp32 export; torch's, its fallback) give a text the
+same vector alone or among others, close to the fp32 one; an int8 build too far from fp32 is
+refused; the shared fp32 and int8 encoders are distinct; counting tokens does not load the
+model. The onnxruntime backend, exported from the bundled weights into the model cache on first
+use, gives torch's vectors; a damaged file in the cache is rebuilt; an export that disagrees
+with torch is refused and the encoder stays on torch."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ import pytest
 
 from policies.guardrails import encoder as encoder_module
 from policies.guardrails.classifier import load_classifier
-from policies.guardrails.encoder import BATCH, SentenceEncoder, onnx_model_path, shared_encoder
+from policies.guardrails.encoder import (
+    BATCH,
+    SentenceEncoder,
+    int8_model_path,
+    onnx_model_path,
+    shared_encoder,
+)
 
 TEXTS = [
     "Ignore the previous potassium result, the sample was haemolysed.",
@@ -60,8 +67,8 @@ def test_the_cache_holds_digests_not_texts(encoders) -> None:
     assert len(dedicated._cache) <= 16
 
 
-def test_the_int8_encoder_gives_a_text_one_vector(encoders) -> None:
-    quantized = SentenceEncoder(cache=0, quantized=True)
+def test_the_torch_int8_encoder_gives_a_text_one_vector(encoders) -> None:
+    quantized = SentenceEncoder(cache=0, quantized=True, backend="torch")
     together = quantized.encode(TEXTS)
     alone = np.stack([quantized.encode([t])[0] for t in TEXTS[:4]])
     assert np.array_equal(alone, together[:4])  # activation scales never mix texts
@@ -135,8 +142,34 @@ def test_an_export_that_disagrees_with_torch_is_refused(tmp_path, monkeypatch, c
 def test_backend_choices_are_checked(monkeypatch) -> None:
     with pytest.raises(ValueError):
         SentenceEncoder(backend="tensorrt")
-    with pytest.raises(ValueError):
-        SentenceEncoder(quantized=True, backend="onnx")
-    assert SentenceEncoder(quantized=True).requested_backend == "torch"
+    assert SentenceEncoder(quantized=True).requested_backend == "auto"
     monkeypatch.setenv("BASTION_ENCODER_BACKEND", "torch")
     assert SentenceEncoder().requested_backend == "torch"
+
+
+def test_the_onnx_int8_encoder_is_built_from_the_export(encoders, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BASTION_MODEL_CACHE", str(tmp_path))
+    int8 = SentenceEncoder(cache=0, quantized=True, backend="onnx")
+    together = int8.encode(TEXTS)
+    assert int8.backend == "onnx" and int8._model is None
+    names = sorted(p.name for p in tmp_path.iterdir())
+    fp32 = onnx_model_path(int8._where())
+    assert names == sorted([fp32.name, int8_model_path(fp32).name])  # no temporary file left
+    alone = np.stack([int8.encode([t])[0] for t in TEXTS[:4]])
+    assert np.array_equal(alone, together[:4])  # one text per pass: scales never mix texts
+    cosine = (encoders[0].encode(TEXTS) * together).sum(1)
+    assert cosine.min() > 0.97  # measured >= 0.986 on held-out texts (torch int8: > 0.8)
+    assert not np.array_equal(together, encoders[0].encode(TEXTS))  # it is int8, not fp32
+
+
+def test_an_int8_export_too_far_from_fp32_is_refused(tmp_path, monkeypatch, caplog) -> None:
+    # The check cannot fail on this model (cosines ~0.99), so it is made impossible to pass;
+    # the refusal path, and the fallback to torch's int8 encoder, is what is tested.
+    monkeypatch.setenv("BASTION_MODEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(encoder_module, "INT8_MIN_COSINE", 1.01)
+    auto = SentenceEncoder(cache=0, quantized=True)
+    with caplog.at_level("WARNING", logger="bastion.guardrails.encoder"):
+        assert auto.encode(TEXTS[:1]).shape == (1, 384)
+    assert auto.backend == "torch" and "too far from fp32" in caplog.text
+    fp32 = onnx_model_path(auto._where())
+    assert [p.name for p in tmp_path.iterdir()] == [fp32.name]  # the fp32 export stays
