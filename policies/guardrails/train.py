@@ -1,12 +1,12 @@
 """Train the injection classifier on the tuning family (reproducible: fixed seed, no hub).
 
-    python -m policies.guardrails.train            # writes weights.npz and meta.json (fp32)
-    python -m policies.guardrails.train --encoder int8 --out /tmp/int8   # the int8 comparison
+    python -m policies.guardrails.train            # writes weights.npz and meta.json (int8)
+    python -m policies.guardrails.train --encoder fp32 --out /tmp/fp32   # the fp32 comparison
 
 Steps: the tuning texts (data/tune_*.txt) plus deterministic augmentations (each text inside a
 few carriers, e.g. a quoted e-mail or a tool result; attack sentences inside benign passages) →
-features: MiniLM embeddings (by default from the fp32 encoder the classifier ships with;
-``--encoder int8``: the dynamically quantized one, encoder.py), and TF-IDF vectors of word 1-2
+features: MiniLM embeddings (by default from the int8 encoder the classifier ships with;
+``--encoder fp32``: the unquantized one, encoder.py), and TF-IDF vectors of word 1-2
 grams and character 3-5 grams (``--head embedding`` leaves them out; lexical.py) → one
 L2-regularized logistic regression over all of them (scikit-learn, lbfgs, balanced classes,
 ``C``; the embedding-only head keeps the earlier Newton fit and its ``L2``). The head was chosen
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=WEIGHTS.parent)
     parser.add_argument(
-        "--encoder", choices=("fp32", "int8"), default="fp32", help="fp32: what ships"
+        "--encoder", choices=("fp32", "int8"), default="int8", help="int8: what ships"
     )
     parser.add_argument(
         "--head",
