@@ -51,13 +51,13 @@ __all__ = ["ID_CUE_END", "ID_VALUE", "MACROS", "load_recognizers", "load_specs"]
 ID_CUE_END = (
     r"(?:[ \t]{0,2}\([^()\n]{1,24}\))?"
     r"(?i:\#|no\.?|nr\.?|number|num\.?|id|ref\.?)?(?:[ \t]?(?i:\#|no\.?|number|id))?"
-    r"[\"']?[ \t]{0,3}[:#=,-]{0,2}[ \t]{0,3}[\"']?"
+    r"[\"']?[ \t]{0,3}[:#=,-]{0,2}[ \t]{0,3}[\"']?(?:\#[ \t]{0,2})?"
     r"(?i:(?:is|was|it[\'\u2019]?s|it[ \t]is|that[\'\u2019]?s|should[ \t]be|would[ \t]be|"
     r"will[ \t]be|reads|um|uh|er|erm|ah|of|for[ \t](?:him|her|them|the[ \t]patient))[,.]?[ \t]{1,3}"
     r"){0,3}[(\[]?"
 )
 """The end of an identifier's cue: a parenthesis ("(AU)"), "#", "no.", "number", "ID No.", ":",
-a comma, "is" / "it's" / "should be" / "of", spoken fillers ("is, um, ..."), JSON quotes, an
+a "#" after the colon ("Medical record: #4471229"), a comma, "is" / "it's" / "should be" / "of", spoken fillers ("is, um, ..."), JSON quotes, an
 opening bracket ("MRN (448812)")."""
 
 ID_VALUE = (

@@ -5,7 +5,8 @@ In call transcripts and chats people read numbers out: "five five five, oh one f
 "one eight hundred", "6 1 7 5 5 5 0 1 4 8". Each run of
 digit words (and digit groups mixed with them) is turned into its digit string, and the run is
 reported when it is long enough to be an identifier (with the one to three capital letters
-that may lead it, as in "W seven oh five ...", or spelled one by one, "R X four four ..."):
+that may lead it, as in "W seven oh five ...", or spelled one by one, "R X four four ...", or
+read out as letters are on the phone, "H as in hotel, four four ...", "hotel x-ray four ..."):
 
 - seven digits or more: a phone, card, SSN, member or account number. The type comes from the
   cue word before the run ("card", "social", "member", "account", "hospital", "NHS", "phone",
@@ -85,7 +86,16 @@ _PAIR = (
 _TOKEN = rf"(?:(?:double|triple)[ \t-]{{1,2}}{_WORD}|{_PAIR}|{_WORD}|\d{{1,4}})"
 _SEP = r"(?:[ \t]{0,2}[,-][ \t]{0,2}|[ \t]{1,3}(?:(?:dash|hyphen|slash|stroke)[ \t]{1,3})?)"
 # "W seven oh five ...", "ZMM 1 3 3 ...", letters spelled one by one: "R X 4 4 7 ...", "H-4-4..."
-_LEAD = r"(?:(?-i:(?![AI][ \t])[A-Z]{1,3}|[A-Z](?:[ \t-][A-Z]){1,2})(?:[ \t-]{1,2}|/[ \t]?))?"
+# or read out as on the phone: "H as in hotel, four four ...", "hotel x-ray four four ..."
+_NATO = (
+    r"(?:alpha|alfa|bravo|charlie|delta|echo|foxtrot|golf|hotel|india|juliett?|kilo|lima|mike|"
+    r"november|oscar|papa|quebec|romeo|sierra|tango|uniform|victor|whiske?y|x-?ray|yankee|zulu)"
+)
+_AS_IN = r"[A-Za-z][ \t]{1,2}(?:as[ \t]{1,2}in|for)[ \t]{1,2}[A-Za-z][A-Za-z-]{1,12}"
+_LEAD = (
+    r"(?:(?-i:(?![AI][ \t])[A-Z]{1,3}|[A-Z](?:[ \t-][A-Z]){1,2})(?:[ \t-]{1,2}|/[ \t]?)"
+    rf"|(?:(?:{_AS_IN}|{_NATO})[ \t]{{0,2}}[,-]?[ \t]{{1,2}}){{1,3}})?"
+)
 _RUN = regex.compile(
     r"(?<![\w.,/-])(?<!(?i:last|final|first|the)[ \t-]{1,2})"
     rf"{_LEAD}{_TOKEN}(?:{_SEP}{_TOKEN}){{2,30}}(?![\w]|[.,/-]\d)",

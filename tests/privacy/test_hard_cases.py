@@ -338,6 +338,23 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
             [("MRN", "four four seven stroke one nine O two")],
         ),
         ("Room one O one.", []),
+        # a "#" after the cue's colon; letters read out as on the phone (2026-12-06)
+        ("Medical record: #4471229", [("MRN", "4471229")]),
+        ("Account no.: # 31926819", [("ACCOUNT", "31926819")]),
+        (
+            "Agent: And your hospital number?\nPatient: H as in hotel, four four eight, eight "
+            "one two",
+            [("MRN", "H as in hotel, four four eight, eight one two")],
+        ),
+        (
+            "Patient: my hospital number is hotel x-ray four four seven one",
+            [("MRN", "hotel x-ray four four seven one")],
+        ),
+        (
+            "Caller: the member ID is Bravo Kilo, double seven two, nine one four",
+            [("MEMBER_ID", "Bravo Kilo, double seven two, nine one four")],
+        ),
+        ("The x-ray showed two views, three lines and four markers.", []),
     ],
     "must_not_flag": [
         ("Take one or two tablets, three times a day.", []),
