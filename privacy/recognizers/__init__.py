@@ -57,8 +57,8 @@ ID_CUE_END = (
     r"){0,3}[(\[]?"
 )
 """The end of an identifier's cue: a parenthesis ("(AU)"), "#", "no.", "number", "ID No.", ":",
-a "#" after the colon ("Medical record: #4471229"), a comma, "is" / "it's" / "should be" / "of", spoken fillers ("is, um, ..."), JSON quotes, an
-opening bracket ("MRN (448812)")."""
+a "#" after the colon ("Medical record: #4471229"), a comma, "is" / "it's" / "should be" /
+"of", spoken fillers ("is, um, ..."), JSON quotes, an opening bracket ("MRN (448812)")."""
 
 ID_VALUE = (
     r"(?i:(?=[A-Z]{0,4}[ /-]?\d)[A-Z0-9]{1,14}"
