@@ -355,6 +355,9 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
             [("MEMBER_ID", "Bravo Kilo, double seven two, nine one four")],
         ),
         ("The x-ray showed two views, three lines and four markers.", []),
+        ("At 96 she still drives.", [("AGE", "96")]),
+        ("He is now in his 90th year.", [("AGE", "90")]),
+        ("Sats at 96 on air, reviewed at 92 minutes.", []),
     ],
     "must_not_flag": [
         ("Take one or two tablets, three times a day.", []),
