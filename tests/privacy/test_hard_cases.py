@@ -358,6 +358,14 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("At 96 she still drives.", [("AGE", "96")]),
         ("He is now in his 90th year.", [("AGE", "90")]),
         ("Sats at 96 on air, reviewed at 92 minutes.", []),
+        # e-mail headers: a quoted display name before its address, a name after an address
+        (
+            "To: 'Bartholomew Quist' <bq@example.org>",
+            [(P, "Bartholomew Quist"), ("EMAIL", "bq@example.org")],
+        ),
+        ("cc: a@example.com; Fenella", [("EMAIL", "a@example.com"), (P, "Fenella")]),
+        ('To: "Accounts Team" <accounts@example.org>', [("EMAIL", "accounts@example.org")]),
+        ("cc: ward7@example.org; All Staff", [("EMAIL", "ward7@example.org")]),
     ],
     "must_not_flag": [
         ("Take one or two tablets, three times a day.", []),
