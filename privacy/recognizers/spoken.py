@@ -19,6 +19,10 @@ read out as letters are on the phone, "H as in hotel, four four ...", "hotel x-r
 - three to six digits after a "last four" / "ending in" cue: the partial identifier of that cue
   (four digits with no typed cue: a card).
 
+Postcodes read out with letter names ("ell ess six, two queue tee", "dee zero two, ex two eight
+five") are a ZIP when a postcode, ZIP or Eircode cue comes up to 100 characters before: five to
+ten letter names, single letters and digits, at least one letter name and one digit.
+
 A run with no digit word needs five single-digit tokens ("6 1 7 5 ...") or a specific cue:
 ordinary digit runs belong to the other recognizers. Every quantifier is bounded (linear time).
 """
@@ -122,6 +126,27 @@ _CUES = regex.compile(
     r"(?![\w])",
     regex.IGNORECASE,
 )
+# Postcodes read out with letter names ("ell ess six, two queue tee", "dee zero two, ex two
+# eight five", "kay one ay, zero bee one"): a run of letter names, letters and digits (words or
+# figures) after a postcode cue, with at least one letter name and one digit.
+_LETTER_NAME = (
+    r"(?:ay|bee|see|cee|dee|ee|eff?|gee|h?aitch|eye|jay|kay|ell?|em|en|pee|queue|cue|ar|ess|tee|"
+    r"you|vee|double[ -]?you|ex|why|wye|zed|zee)"
+)
+_CODE_TOKEN = rf"(?:{_LETTER_NAME}|{_WORD}|[A-Za-z]|\d)"
+_SPELLED_CODE = regex.compile(
+    rf"(?<![\w'\u2019-]){_CODE_TOKEN}"
+    rf"(?:(?:[ \t]{{0,2}}[,-][ \t]{{0,2}}|[ \t]{{1,2}}){_CODE_TOKEN}){{4,9}}"
+    r"(?![\w'\u2019-])",
+    regex.IGNORECASE,
+)
+_LETTER_NAMES = regex.compile(rf"(?<![\w-]){_LETTER_NAME}(?![\w-])", regex.IGNORECASE)
+_DIGIT_TOKENS = regex.compile(rf"(?<![\w-])(?:{_WORD}|\d)(?![\w-])", regex.IGNORECASE)
+_CODE_CUE = regex.compile(
+    r"(?<![\w])(?:post[ \t]?code|postal[ \t]code|zip(?:[ \t]?code)?|eircode)(?![\w])",
+    regex.IGNORECASE,
+)
+
 _LAST_FOUR = regex.compile(
     r"(?<![\w])(?:(?:last|final)[ \t-](?:4|four)|ending|ends|ended)(?![\w])", regex.IGNORECASE
 )
@@ -223,19 +248,35 @@ class SpokenNumberRecognizer(EntityRecognizer):
                 entity = cue if cue not in (None, "PHONE") else None
             if entity is None or entity not in wanted:
                 continue
-            results.append(
-                RecognizerResult(
-                    entity,
-                    match.start(),
-                    match.end(),
-                    _SCORE,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
-                )
-            )
+            results.append(self._result(entity, match.start(), match.end()))
+        if "ZIP" in wanted:
+            results += self._spelled_codes(text)
         return results
+
+    def _result(self, entity: str, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            entity,
+            start,
+            end,
+            _SCORE,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+    def _spelled_codes(self, text: str) -> list[RecognizerResult]:
+        """Postcodes read out with letter names, after a postcode cue (up to 100 characters
+        back, so the cue may be the question on the line before)."""
+        out = []
+        for match in _SPELLED_CODE.finditer(text):
+            run = match.group()
+            if not (_LETTER_NAMES.search(run) and _DIGIT_TOKENS.search(run)):
+                continue
+            if not _CODE_CUE.search(text[max(0, match.start() - _CONTEXT) : match.start()]):
+                continue
+            out.append(self._result("ZIP", match.start(), match.end()))
+        return out
 
     @staticmethod
     def _entity(digits: str, before: str) -> str | None:

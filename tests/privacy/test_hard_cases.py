@@ -366,6 +366,16 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("cc: a@example.com; Fenella", [("EMAIL", "a@example.com"), (P, "Fenella")]),
         ('To: "Accounts Team" <accounts@example.org>', [("EMAIL", "accounts@example.org")]),
         ("cc: ward7@example.org; All Staff", [("EMAIL", "ward7@example.org")]),
+        # postcodes read out with letter names, after a postcode cue
+        ("Caller: postcode is ell ess six, two queue tee", [(Z, "ell ess six, two queue tee")]),
+        (
+            "Agent: And your eircode?\nCaller: dee zero two, ex two eight five",
+            [(Z, "dee zero two, ex two eight five")],
+        ),
+        ("Caller: postal code kay one ay, zero bee one", [(Z, "kay one ay, zero bee one")]),
+        ("Caller: postcode? Oh, I see, it's em one, one ay ee", [(Z, "em one, one ay ee")]),
+        ("What's the postcode for the clinic? I can see a map, you see, in a day or two.", []),
+        ("postcode lookup: take 2 tablets a day, see you in a week or two", []),
     ],
     "must_not_flag": [
         ("Take one or two tablets, three times a day.", []),
