@@ -97,7 +97,10 @@ def test_no_label_value_is_request_content(api):
     secret = "Maximilian Oberholzer-Quast"
     assert chat(api, f"Say hello to {secret}, card 4111 1111 1111 1111.").status_code == 200
     text = api.get("/metrics", key="admin").text
-    assert "Oberholzer" not in text and "4111" not in text
+    assert "Oberholzer" not in text
+    # the card's digits as a number of their own: a sample value such as a `_created` timestamp
+    # (1.79653176411e+09) may hold "4111" among its digits
+    assert not re.search(r"(?<![\d.])4111(?!\d)", text)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             for name, label in sample.labels.items():
