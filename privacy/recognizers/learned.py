@@ -24,6 +24,7 @@ from typing import Any
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from privacy.errors import RedactionError
+from privacy.recognizers.base import tagged_result
 
 __all__ = ["ENTITIES", "LearnedRecognizer", "available", "load_model", "model_path"]
 
@@ -225,13 +226,4 @@ class LearnedRecognizer(EntityRecognizer):
         return results
 
     def _result(self, entity: str, start: int, end: int) -> RecognizerResult:
-        return RecognizerResult(
-            entity,
-            start,
-            end,
-            _SCORE,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return tagged_result(self, entity, start, end, _SCORE)

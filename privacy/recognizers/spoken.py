@@ -34,6 +34,7 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from privacy.recognizers.base import tagged_result
 from privacy.recognizers.validators import luhn
 
 __all__ = ["ENTITIES", "SpokenNumberRecognizer", "spoken_digits"]
@@ -254,16 +255,7 @@ class SpokenNumberRecognizer(EntityRecognizer):
         return results
 
     def _result(self, entity: str, start: int, end: int) -> RecognizerResult:
-        return RecognizerResult(
-            entity,
-            start,
-            end,
-            _SCORE,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return tagged_result(self, entity, start, end, _SCORE)
 
     def _spelled_codes(self, text: str) -> list[RecognizerResult]:
         """Postcodes read out with letter names, after a postcode cue (up to 100 characters
