@@ -59,6 +59,7 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,22 @@ def _loads(path: Path) -> bool:
     except Exception:  # a damaged file
         return False
     return True
+
+
+@contextlib.contextmanager
+def _built(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to build into; renamed to ``path`` when the block ends
+    without an error (so readers never see a partial file), removed otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+        log.info("guard encoder: built %s", path.name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _pooled_module(model: Any) -> Any:
@@ -270,91 +287,72 @@ class SentenceEncoder:
         return _quantize(model) if self.quantized else model
 
     def _load_onnx(self) -> Any:
-        """An onnxruntime session on the export of the weights, exported first if need be."""
+        """An onnxruntime session on the export of the weights, built first if need be."""
         import onnxruntime  # noqa: F401  (fail before exporting when it is not installed)
 
-        folder = Path(self._where())
-        path = onnx_model_path(folder)
+        path = onnx_model_path(self._where())
         wanted = int8_model_path(path) if self.quantized else path
         if wanted.is_file():
             try:
                 return _onnx_session(wanted, self.threads or 1)
             except Exception as exc:  # a damaged file: build it again
                 log.warning("guard encoder: rebuilding %s (%s)", wanted.name, type(exc).__name__)
-        if not path.is_file() or not _loads(path):
-            self._export_onnx(path)
-        if self.quantized:
-            self._quantize_onnx(path, wanted)
+        model = self._load_torch_fp32()  # the reference both builds are checked against
+        if wanted is path or not _loads(path):
+            with _built(path) as tmp:
+                self._export_onnx(model, tmp)
+        if wanted is not path:
+            with _built(wanted) as tmp:
+                self._quantize_onnx(model, path, tmp)
         return _onnx_session(wanted, self.threads or 1)
 
-    def _quantize_onnx(self, source: Path, path: Path) -> None:
-        """Dynamic int8 quantization of the fp32 export ``source`` into ``path``, refused when a
-        check text's vector is not close to torch's fp32 one (``INT8_MIN_COSINE``)."""
+    def _quantize_onnx(self, model: Any, source: Path, out: Path) -> None:
+        """Dynamic int8 quantization of the fp32 export ``source`` into ``out``, refused when a
+        check text's vector is not close to ``model``'s fp32 one (``INT8_MIN_COSINE``)."""
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        quiet = logging.getLogger()  # the quantizer logs advice at WARNING on the root logger
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
         try:
-            quiet = logging.getLogger()  # the quantizer logs advice at WARNING on the root logger
-            level = quiet.level
-            quiet.setLevel(logging.ERROR)
-            try:
-                quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8, per_channel=True)
-            finally:
-                quiet.setLevel(level)
-            session = _onnx_session(Path(tmp), 1)
-            model = self._load_torch_fp32()
-            for text in _CHECK_TEXTS:
-                want = self._torch_vectors(model, [text])[0]
-                got = self._onnx_vectors(session, [text])[0]
-                cosine = float(want @ got)
-                if cosine < INT8_MIN_COSINE:
-                    raise RuntimeError(f"int8 export too far from fp32 (cosine {cosine:.4f})")
-            os.replace(tmp, path)
-            log.info("guard encoder: quantized the ONNX encoder (%s)", path.name)
+            quantize_dynamic(str(source), str(out), weight_type=QuantType.QInt8, per_channel=True)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            quiet.setLevel(level)
+        session = _onnx_session(out, 1)
+        for text in _CHECK_TEXTS:
+            want = self._torch_vectors(model, [text])[0]
+            cosine = float(want @ self._onnx_vectors(session, [text])[0])
+            if cosine < INT8_MIN_COSINE:
+                raise RuntimeError(f"int8 export too far from fp32 (cosine {cosine:.4f})")
 
-    def _export_onnx(self, path: Path) -> None:
-        """Export the pooled encoder to ``path``: checked against torch, then renamed in."""
+    def _export_onnx(self, model: Any, out: Path) -> None:
+        """Export ``model`` with the encoder's pooling to ``out``, checked against torch."""
         import torch
 
-        model = self._load_torch_fp32()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            sample = self._tokenizer(["warm up"], return_tensors="pt")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    _pooled_module(model),
-                    (sample["input_ids"], sample["attention_mask"]),
-                    tmp,
-                    input_names=["input_ids", "attention_mask"],
-                    output_names=["embedding"],
-                    dynamic_axes={
-                        "input_ids": {0: "batch", 1: "tokens"},
-                        "attention_mask": {0: "batch", 1: "tokens"},
-                        "embedding": {0: "batch"},
-                    },
-                    opset_version=17,
-                    dynamo=False,
-                )
-            session = _onnx_session(Path(tmp), 1)
-            texts = list(_CHECK_TEXTS)
-            for group in [texts, *([t] for t in texts)]:
-                want = self._torch_vectors(model, group)
-                got = self._onnx_vectors(session, group)
-                diff = float(np.abs(want - got).max())
-                if diff > ONNX_TOLERANCE:
-                    raise RuntimeError(f"ONNX export differs from torch by {diff:.2e}")
-            os.replace(tmp, path)
-            log.info("guard encoder: exported the ONNX encoder (%s)", path.name)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        sample = self._tokenizer(["warm up"], return_tensors="pt")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _pooled_module(model),
+                (sample["input_ids"], sample["attention_mask"]),
+                str(out),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["embedding"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "embedding": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        session = _onnx_session(out, 1)
+        texts = list(_CHECK_TEXTS)
+        for group in [texts, *([t] for t in texts)]:
+            want = self._torch_vectors(model, group)
+            diff = float(np.abs(want - self._onnx_vectors(session, group)).max())
+            if diff > ONNX_TOLERANCE:
+                raise RuntimeError(f"ONNX export differs from torch by {diff:.2e}")
 
     @property
     def tokenizer(self) -> Any:
