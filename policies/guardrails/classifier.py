@@ -97,6 +97,7 @@ class InjectionClassifier:
         lexical: LexicalScorer | None = None,
     ) -> None:
         self.weights = weights.astype(np.float32)
+        self._weights64 = self.weights.astype(np.float64)  # scoring is in float64, as trained
         self.bias = float(bias)
         self.threshold = float(threshold)
         self.encoder = encoder or shared_encoder()
@@ -110,7 +111,7 @@ class InjectionClassifier:
 
     def probabilities_of(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         """The same, from the texts' vectors (training computes them once for all folds)."""
-        logits = vectors.astype(np.float64) @ self.weights.astype(np.float64) + self.bias
+        logits = vectors.astype(np.float64) @ self._weights64 + self.bias
         if self.lexical is not None:
             logits = logits + self.lexical.logits(texts)
         return 1.0 / (1.0 + np.exp(-logits))

@@ -19,7 +19,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -94,13 +94,12 @@ class LexicalScorer:
         )
 
     @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray] | object) -> LexicalScorer | None:
-        """From ``weights.npz``'s arrays, or None when the file has no lexical part."""
-        files = getattr(data, "files", data)
-        if "word_terms" not in files:  # type: ignore[operator]
+    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> LexicalScorer | None:
+        """From ``weights.npz``'s arrays (an ``NpzFile`` or a dict), or None when they have no
+        lexical part."""
+        if "word_terms" not in data:
             return None
-        get = data.__getitem__  # type: ignore[attr-defined]
         return cls(
-            (get("word_terms").tolist(), get("word_idf"), get("word_coef")),
-            (get("char_terms").tolist(), get("char_idf"), get("char_coef")),
+            (data["word_terms"].tolist(), data["word_idf"], data["word_coef"]),
+            (data["char_terms"].tolist(), data["char_idf"], data["char_coef"]),
         )
