@@ -4,7 +4,7 @@ server-sent events. The only HTTP knowledge the routers share."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -13,10 +13,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from serving.pipeline import Pipelines, RequestState, UpstreamError, error_response
 from serving.pipeline.compose import Work
 from serving.pipeline.errors import stream_error_event
-from serving.pipeline.stage import Pipeline
+from serving.pipeline.stage import Pipeline, outlive_cancellation
 from serving.pipeline.state import Item
 
-__all__ = ["error_json", "pipelines", "run_action", "sse", "state"]
+__all__ = ["PipelineStream", "error_json", "pipelines", "run_action", "sse", "state"]
 
 DONE = b"data: [DONE]\n\n"
 
@@ -82,5 +82,50 @@ async def respond(request: Request, work: Work, roles: Any = ()) -> Response:
     return result if isinstance(result, Response) else JSONResponse(result)
 
 
-def stream_response(body: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+class PipelineStream(StreamingResponse):
+    """Server-sent events of a pipeline's stream, recorded even when the server never reads it.
+
+    The stages record and release from inside the stream (``wrap``). A server can drop a
+    response before its body is ever iterated: under ASGI spec 2.4 ``send`` raises ``OSError``
+    for a client that has gone, at the response start, and under older specs Starlette's
+    disconnect listener can cancel the response first. Then no stage's ``wrap`` runs, and
+    without ``abandon`` the request would go unrecorded and keep its generation and budget
+    reservation open. ``abandon`` runs exactly when the body was never started."""
+
+    def __init__(
+        self,
+        body: AsyncIterator[bytes],
+        headers: dict[str, str],
+        abandon: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        self._started = False
+        self._abandon = abandon
+        super().__init__(self._tracked(body), media_type="text/event-stream", headers=headers)
+
+    async def _tracked(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        self._started = True
+        try:
+            async for chunk in body:
+                yield chunk
+        finally:
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self._started:
+                self._started = True  # once
+                await outlive_cancellation(self._abandon())
+
+
+def stream_response(
+    body: AsyncIterator[bytes],
+    headers: dict[str, str],
+    abandon: Callable[[], Coroutine[Any, Any, None]],
+) -> StreamingResponse:
+    """``body`` as server-sent events; ``abandon()`` records and releases the request if the
+    server drops the response before reading any of it (see :class:`PipelineStream`)."""
+    return PipelineStream(body, headers, abandon)

@@ -26,8 +26,9 @@ def _redactions(st: RequestState) -> dict[str, str]:
 
 async def _infer(request: Request) -> Response:
     st = state(request)
+    pipeline = pipelines(request).inference
     try:
-        items = await pipelines(request).inference.open(st)
+        items = await pipeline.open(st)
     except Exception as exc:
         return error_json(exc)
     headers = _redactions(st) | cache_headers(st)  # x-bastion-cache: hit|miss|bypass|skip
@@ -37,7 +38,7 @@ async def _infer(request: Request) -> Response:
         headers["cache-control"] = "no-cache"
         # the answer's feedback marker once it is recorded (serving/feedback.py)
         marked = mark_stream(store, st, sse(chunks(st, items)), gateway.capture)
-        return stream_response(marked, headers)
+        return stream_response(marked, headers, lambda: pipeline.abandon(st))
     try:
         body = await whole(st, items)
     except Exception as exc:

@@ -145,7 +145,13 @@ class Pipeline:
             items = wrapped
         return items
 
-    async def _abandoned(self, state: RequestState, ran: list[Stage], stage: str) -> None:
+    async def abandon(self, state: RequestState) -> None:
+        """Record a request whose stream was opened but never read (the server dropped the
+        response before its first byte, the client having gone), and free what every stage
+        acquired: no stage's ``wrap`` ran, so nothing else would."""
+        await self._abandoned(state, list(self.stages), None)
+
+    async def _abandoned(self, state: RequestState, ran: list[Stage], stage: str | None) -> None:
         """Free what the stages hold (the interrupted one included: its ``release`` frees
         whatever it got as far as acquiring) and record the request as disconnected."""
         for done in reversed(ran):

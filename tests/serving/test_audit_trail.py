@@ -4,10 +4,12 @@ failing closed when the audit log cannot be written (real SQLite audit log)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import sqlite3
 import time
+import uuid
 
 import httpx
 import uvicorn
@@ -20,7 +22,7 @@ CHAT = "/v1/chat/completions"
 SECRET_TEXT = "Jonathan Quayle MRN 48213377"
 
 
-def _records(api, request_id: str) -> list:
+def _all_records(api) -> list:
     page = api.aio.run(api.audit_log.query(RecordFilter(), 1000, None))
     everything = [r for _, r in page.records]
     cursor = page.next_cursor
@@ -28,7 +30,11 @@ def _records(api, request_id: str) -> list:
         page = api.aio.run(api.audit_log.query(RecordFilter(), 1000, cursor))
         everything += [r for _, r in page.records]
         cursor = page.next_cursor
-    return [r for r in everything if r.request_id == request_id]
+    return everything
+
+
+def _records(api, request_id: str) -> list:
+    return [r for r in _all_records(api) if r.request_id == request_id]
 
 
 def test_chat_request_has_exactly_one_complete_record(api):
@@ -154,52 +160,157 @@ def test_audit_store_unavailable_fails_closed(api, settings):
     assert ok.status_code == 200 and len(_records(api, ok.headers["x-request-id"])) == 1
 
 
-def test_a_client_that_leaves_mid_stream_is_recorded(api):
-    """Over a real socket (uvicorn serving the app, as `bastion serve` without Ray does): the
-    client reads one chunk and closes the connection. The disconnect reaches the stream as a
-    cancellation that Starlette's task group repeats at every await; the record must still be
-    written (499 client_disconnected) and the generation closed. Before the fix, no record
-    was written at all."""
+@contextlib.contextmanager
+def _uvicorn(api):
+    """The app served by uvicorn over a real socket (as `bastion serve` without Ray does); the
+    port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(api.client._transport.app, log_level="warning", lifespan="off")
     )
     done = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), api.aio.loop)
-    for _ in range(400):  # a bound on polls, not a timing assertion
-        if server.started:
+    try:
+        for _ in range(400):  # a bound on polls, not a timing assertion
+            if server.started:
+                break
+            assert not done.done(), done.exception()
+            time.sleep(0.05)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        done.result(30)
+        sock.close()
+
+
+def _poll(find) -> list:
+    """``find()`` until it returns records: the record is written as the server notices the
+    disconnect (a bound on polls, not a timing assertion)."""
+    records: list = []
+    for _ in range(200):
+        records = find()
+        if records:
             break
-        assert not done.done(), done.exception()
         time.sleep(0.05)
-    body = {
+    return records
+
+
+def _stream_body() -> dict:
+    return {
         "model": MODEL,
         "stream": True,
         "max_tokens": 32,
         "temperature": 0,
         "messages": [{"role": "user", "content": f"Write a long story about {SECRET_TEXT}."}],
     }
+
+
+def test_a_client_that_leaves_mid_stream_is_recorded(api):
+    """Over a real socket: the client reads one chunk and closes the connection. The disconnect
+    reaches the stream as a cancellation that Starlette's task group repeats at every await;
+    the record must still be written (499 client_disconnected) and the generation closed.
+    Before the fix, no record was written at all."""
     headers = {"authorization": f"Bearer {api.keys['app']}"}
-    try:
+    with _uvicorn(api) as port:
         with httpx.stream(
-            "POST", f"http://127.0.0.1:{port}{CHAT}", json=body, headers=headers, timeout=60
+            "POST",
+            f"http://127.0.0.1:{port}{CHAT}",
+            json=_stream_body(),
+            headers=headers,
+            timeout=60,
         ) as r:
             assert r.status_code == 200
             request_id = r.headers["x-request-id"]
             for line in r.iter_lines():
                 if line.startswith("data: "):
                     break  # one chunk read; leaving the block closes the connection
-        records: list = []
-        for _ in range(200):  # the record is written as the server notices the disconnect
-            records = _records(api, request_id)
-            if records:
-                break
-            time.sleep(0.05)
-    finally:
-        server.should_exit = True
-        done.result(30)
-        sock.close()
+        records = _poll(lambda: _records(api, request_id))
     (record,) = records
     assert record.status_code == 499 and record.error_type == "client_disconnected"
     assert record.outcome == "failure" and record.tokens is not None
     assert "Quayle" not in record.model_dump_json() and "48213377" not in record.model_dump_json()
+
+
+def test_a_client_that_leaves_before_the_stream_starts_is_recorded(api):
+    """Over a real socket: the client sends a streamed request and closes the connection at
+    once, before any byte of the answer. The stages' ``before`` all run (uvicorn does not
+    cancel the handler); the request must be recorded as 499 client_disconnected and its
+    generation closed. The client's own ``x-request-id`` is the correlation id that finds
+    the record (no response header was read)."""
+    correlation = str(uuid.uuid4())
+    body = json.dumps(_stream_body()).encode()
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer {api.keys['app']}\r\nx-request-id: {correlation}\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode()
+    with _uvicorn(api) as port:
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(head + body)  # then closed at once: nothing is read
+        records = _poll(
+            lambda: [
+                r
+                for r in _all_records(api)
+                if (r.detail or {}).get("correlation_id") == correlation
+            ]
+        )
+    (record,) = records
+    assert record.status_code == 499 and record.error_type == "client_disconnected"
+    dumped = record.model_dump_json()
+    assert "Quayle" not in dumped and "48213377" not in dumped
+    assert GATE.interactive == 0  # nothing is left holding the priority gate
+
+
+def test_a_response_dropped_before_its_first_byte_is_recorded(api):
+    """Test double for the server, because uvicorn (ASGI spec 2.3) always starts the body here:
+    a server speaking ASGI spec 2.4 raises ``OSError`` from ``send`` for a client that has
+    gone, so the response start fails and the body iterator is never started. No stage's
+    stream runs, yet the request must be recorded (499 client_disconnected) and its
+    generation closed. The app, pipeline, engine and audit log are the real ones."""
+    correlation = str(uuid.uuid4())
+    body = json.dumps(_stream_body()).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": CHAT,
+        "raw_path": CHAT.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {api.keys['app']}".encode()),
+            (b"x-request-id", correlation.encode()),
+        ],
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        raise OSError("the client has gone")  # what a spec-2.4 server does
+
+    async def call() -> None:
+        with contextlib.suppress(Exception):
+            await api.client._transport.app(scope, receive, send)
+
+    in_flight = GATE.interactive
+    api.aio.run(call())
+    assert [m["type"] for m in sent] == ["http.response.start"]
+    records = [
+        r for r in _all_records(api) if (r.detail or {}).get("correlation_id") == correlation
+    ]
+    (record,) = records
+    assert record.status_code == 499 and record.error_type == "client_disconnected"
+    dumped = record.model_dump_json()
+    assert "Quayle" not in dumped and "48213377" not in dumped
+    assert GATE.interactive == in_flight  # the generation was closed, not left to the GC
