@@ -89,6 +89,30 @@ _CHECK_TEXTS = (  # the export check: short, long (truncated), a batch with padd
 )
 
 
+class _QuantizerAdvice(logging.Filter):
+    """Drops what onnxruntime's quantizer logs below ERROR: it writes advice ("please
+    consider pre-processing") with ``logging.warning`` on the root logger itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        path = record.pathname.replace("\\", "/")
+        return record.levelno >= logging.ERROR or "onnxruntime/quantization/" not in path
+
+
+@contextlib.contextmanager
+def quantizer_quiet() -> Iterator[None]:
+    """Silence the quantizer's advice while it runs, and nothing else: the filter sits on the
+    root logger, so it sees only records logged on the root logger itself (not those that
+    propagate from ``bastion.*`` or any other named logger), and of those only the
+    quantizer's. Other threads' logs are untouched (the root logger's level is not changed)."""
+    root = logging.getLogger()
+    advice = _QuantizerAdvice()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+
+
 def _cache_root() -> Path:
     explicit = os.environ.get("BASTION_MODEL_CACHE")
     if explicit:
@@ -311,13 +335,8 @@ class SentenceEncoder:
         check text's vector is not close to ``model``'s fp32 one (``INT8_MIN_COSINE``)."""
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quiet = logging.getLogger()  # the quantizer logs advice at WARNING on the root logger
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)
-        try:
+        with quantizer_quiet():
             quantize_dynamic(str(source), str(out), weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            quiet.setLevel(level)
         session = _onnx_session(out, 1)
         for text in _CHECK_TEXTS:
             want = self._torch_vectors(model, [text])[0]

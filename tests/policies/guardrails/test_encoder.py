@@ -10,6 +10,7 @@ with torch is refused and the encoder stays on torch."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -173,3 +174,32 @@ def test_an_int8_export_too_far_from_fp32_is_refused(tmp_path, monkeypatch, capl
     assert auto.backend == "torch" and "too far from fp32" in caplog.text
     fp32 = onnx_model_path(auto._where())
     assert [p.name for p in tmp_path.iterdir()] == [fp32.name]  # the fp32 export stays
+
+
+def test_quantizer_quiet_drops_only_the_quantizers_root_advice(caplog):
+    """While the int8 build runs, the quantizer's advice (``logging.warning`` on the root
+    logger, from onnxruntime/quantization/) is dropped; a warning from a Bastion logger, from
+    another thread, and any error, still get through (the root level is not touched)."""
+    from policies.guardrails.encoder import quantizer_quiet
+
+    def root_record(level: int, path: str, msg: str) -> logging.LogRecord:
+        return logging.getLogger().makeRecord("root", level, path, 1, msg, None, None)
+
+    advice = "/x/site-packages/onnxruntime/quantization/onnx_quantizer.py"
+    root = logging.getLogger()
+    level = root.level
+    with caplog.at_level(logging.WARNING), quantizer_quiet():
+        root.handle(root_record(logging.WARNING, advice, "consider pre-processing"))
+        root.handle(root_record(logging.ERROR, advice, "quantizer error"))
+        root.handle(root_record(logging.WARNING, "/srv/app.py", "someone else's warning"))
+        other = threading.Thread(
+            target=lambda: logging.getLogger("bastion.gateway").warning("gateway warning")
+        )
+        other.start()
+        other.join()
+        assert root.level == level
+    messages = [r.getMessage() for r in caplog.records]
+    assert "consider pre-processing" not in messages
+    assert {"quantizer error", "someone else's warning", "gateway warning"} <= set(messages)
+    root.handle(root_record(logging.WARNING, advice, "after the build"))
+    assert "after the build" in [r.getMessage() for r in caplog.records]
