@@ -29,6 +29,8 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from privacy.recognizers.base import tagged_result
+
 __all__ = ["ENTITIES", "AnswerRecognizer"]
 
 ENTITIES = (
@@ -152,18 +154,7 @@ class AnswerRecognizer(EntityRecognizer):
                     continue
                 if len(set(ch for ch in value if ch.isdigit())) == 1 and digits > 3:
                     continue
-                results.append(
-                    RecognizerResult(
-                        entity,
-                        match.start(),
-                        match.end(),
-                        _SCORE,
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        },
-                    )
-                )
+                results.append(tagged_result(self, entity, match.start(), match.end(), _SCORE))
         return results
 
     def _town(self, text: str, start: int) -> list[RecognizerResult]:
@@ -181,18 +172,7 @@ class AnswerRecognizer(EntityRecognizer):
         match = _TOWN_ANSWER.match(text, start, end)
         if match is None or validate_town(match.group("v")) is False:
             return []
-        return [
-            RecognizerResult(
-                "LOCATION",
-                match.start("v"),
-                match.end("v"),
-                _SCORE,
-                recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                },
-            )
-        ]
+        return [tagged_result(self, "LOCATION", match.start("v"), match.end("v"), _SCORE)]
 
     @staticmethod
     def _entity(question: str) -> str | None:

@@ -26,10 +26,15 @@ _TRAIL = ".,;:!?)]}'\""
 
 
 def tagged_result(
-    recognizer: EntityRecognizer, entity: str, start: int, end: int, score: float
+    recognizer: EntityRecognizer,
+    entity: str,
+    start: int,
+    end: int,
+    score: float,
+    **metadata: str,
 ) -> RecognizerResult:
     """A finding of ``recognizer``, with its name and id in the metadata (what the redactor's
-    per-recognizer counts read)."""
+    per-recognizer counts read), plus ``metadata`` (a pattern's name)."""
     return RecognizerResult(
         entity,
         start,
@@ -38,6 +43,7 @@ def tagged_result(
         recognition_metadata={
             RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+            **metadata,
         },
     )
 
@@ -166,16 +172,13 @@ class BoundedPatternRecognizer(PatternRecognizer):
                         if verdict is True:
                             score = EntityRecognizer.MAX_SCORE
                     results.append(
-                        RecognizerResult(
-                            entity_type=self.supported_entities[0],
-                            start=start,
-                            end=end,
-                            score=score,
-                            recognition_metadata={
-                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                                "pattern": pattern.name,
-                            },
+                        tagged_result(
+                            self,
+                            self.supported_entities[0],
+                            start,
+                            end,
+                            score,
+                            pattern=pattern.name,
                         )
                     )
             except TimeoutError as exc:

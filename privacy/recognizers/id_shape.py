@@ -25,6 +25,8 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from privacy.recognizers.base import tagged_result
+
 __all__ = ["IdShapeRecognizer"]
 
 _TOKEN = regex.compile(
@@ -138,16 +140,5 @@ class IdShapeRecognizer(EntityRecognizer):
             entity = "ACCOUNT" if _BANK.search(near) else "MRN"
             if entity not in wanted:
                 continue
-            results.append(
-                RecognizerResult(
-                    entity,
-                    start,
-                    match.end("v"),
-                    _SCORE,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
-                )
-            )
+            results.append(tagged_result(self, entity, start, match.end("v"), _SCORE))
         return results

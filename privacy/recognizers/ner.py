@@ -7,6 +7,7 @@ from typing import Any
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from privacy.recognizers.base import tagged_result
 from privacy.recognizers.lexicon import NAME_STOP, NOT_CITIES
 from privacy.recognizers.person_lexicon import plausible_single_name
 
@@ -54,18 +55,7 @@ class SpacyNerRecognizer(EntityRecognizer):
                 continue
             if mapped[0] == "LOCATION" and _COUNTY_BEFORE.search(text, max(0, start - 8), start):
                 continue  # "Co. Clare": a county, kept like a state
-            results.append(
-                RecognizerResult(
-                    mapped[0],
-                    start,
-                    end,
-                    mapped[1],
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
-                )
-            )
+            results.append(tagged_result(self, mapped[0], start, end, mapped[1]))
         return results
 
 

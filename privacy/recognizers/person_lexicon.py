@@ -24,6 +24,7 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from privacy.recognizers.base import tagged_result
 from privacy.recognizers.lexicon import (
     AU_STATE,
     CA_PROVINCE,
@@ -285,16 +286,7 @@ class PersonLexiconRecognizer(EntityRecognizer):
         return m.end() if m else end
 
     def _result(self, start: int, end: int) -> RecognizerResult:
-        return RecognizerResult(
-            "PERSON",
-            start,
-            end,
-            self.score,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return tagged_result(self, "PERSON", start, end, self.score)
 
 
 def validate_person_cased(value: str) -> bool | None:

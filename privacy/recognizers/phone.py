@@ -20,6 +20,8 @@ import regex
 from phonenumbers import Leniency, PhoneNumberMatcher
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from privacy.recognizers.base import tagged_result
+
 __all__ = ["REGIONS", "PhoneNumbersRecognizer"]
 
 REGIONS = ("US", "CA", "GB", "AU", "IE")
@@ -59,16 +61,7 @@ class PhoneNumbersRecognizer(EntityRecognizer):
                     key = (run.start() + match.start, run.start() + match.end)
                     found[key] = max(score, found.get(key, 0.0))
         return [
-            RecognizerResult(
-                "PHONE",
-                start,
-                end,
-                score,
-                recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                },
-            )
+            tagged_result(self, "PHONE", start, end, score)
             for (start, end), score in sorted(found.items())
         ]
 
