@@ -127,7 +127,7 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
     settings.append("encoder_thread_onnx_2_threads")  # the same, two intra-op threads
     settings.append("encoder_thread_int8")  # int8 on the encoder's thread, one text per pass
     settings.append("encoder_thread_int8_torch")  # the same on torch
-    out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "torch_threads": {}}
+    out: dict[str, Any] = {"document_words": len(DOCUMENT.split()), "configurations": {}}
     timings = {n: {k: [] for k in ("rules", "full", "doc_rules", "doc_full")} for n in settings}
     for _ in range(runs):
         for n in settings:
@@ -161,17 +161,17 @@ def _latency(runs: int, threads: int | None = None) -> dict[str, Any]:
                 t["doc_full"].append(time.perf_counter() - start)
     torch.set_num_threads(default_threads)
     for n, t in timings.items():
-        out["torch_threads"][str(n)] = {
+        out["configurations"][str(n)] = {
             "per_request_rules_only": _ms(t["rules"]),
             "per_request_rules_and_classifier": _ms(t["full"]),
             "long_document_rules_only": _ms(t["doc_rules"]),
             "long_document_rules_and_classifier": _ms(t["doc_full"]),
         }
-    fp32 = out["torch_threads"]["encoder_thread"]["per_request_rules_and_classifier"]
-    int8 = out["torch_threads"]["encoder_thread_int8"]["per_request_rules_and_classifier"]
-    int8_torch = out["torch_threads"]["encoder_thread_int8_torch"]
+    fp32 = out["configurations"]["encoder_thread"]["per_request_rules_and_classifier"]
+    int8 = out["configurations"]["encoder_thread_int8"]["per_request_rules_and_classifier"]
+    int8_torch = out["configurations"]["encoder_thread_int8_torch"]
     int8_torch = int8_torch["per_request_rules_and_classifier"]
-    ort = out["torch_threads"]["encoder_thread_onnx"]["per_request_rules_and_classifier"]
+    ort = out["configurations"]["encoder_thread_onnx"]["per_request_rules_and_classifier"]
     for name, part in (
         ("onnx_int8_over_torch_fp32", int8),
         ("onnx_fp32_over_torch_fp32", ort),
@@ -242,10 +242,12 @@ def _print_classifier(result: dict[str, Any]) -> None:
         print(f"same screen trained and run on the {kind} encoder (threshold {part['threshold']}):")
         _print_quality(part, f"{kind} ")
     lat = result["latency"]
-    for threads, part in lat["torch_threads"].items():
+    for setting, part in lat["configurations"].items():
+        # an int is torch's intra-op threads for the forward pass inline; a name is an encoder
+        # on its own worker thread (see the module docstring)
+        what = f"inline, torch threads {setting}" if setting.isdigit() else setting
         print(
-            f"latency per request, uncached, torch threads {threads} "
-            f"(long document: {lat['document_words']} words)"
+            f"latency per request, uncached, {what} (long document: {lat['document_words']} words)"
         )
         for kind, f in part.items():
             print(f"  {kind:36} p50 {f['p50_ms']:8.2f} ms  p99 {f['p99_ms']:8.2f} ms  (n={f['n']})")
