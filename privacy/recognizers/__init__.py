@@ -81,7 +81,15 @@ TOWN = (
 "Winston-Salem"), with a connector ("Newcastle upon Tyne", "Coeur d'Alene") or an abbreviated
 first word ("Sault Ste. Marie", "Ft. Myers")."""
 
+AGE_WORDS = (
+    r"(?i:ninety(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?|(?:one[ \t]|a[ \t])?"
+    r"hundred(?:[ \t](?:and[ \t])?(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve))?)"
+)
+"""An age of 90 to 112 spelled out ("ninety-two", "ninety two", "a hundred and one")."""
+
 MACROS: dict[str, str] = {
+    "{AGE_WORDS}": AGE_WORDS,
     "{TOWN}": TOWN,
     "{ID_VALUE}": ID_VALUE,
     "{NAME}": NAME,

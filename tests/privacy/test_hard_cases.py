@@ -358,6 +358,12 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("At 96 she still drives.", [("AGE", "96")]),
         ("He is now in his 90th year.", [("AGE", "90")]),
         ("Sats at 96 on air, reviewed at 92 minutes.", []),
+        # spelled ages after "At" and after more kin words (2026-12-06, second session)
+        ("At ninety-three, she still drives.", [("AGE", "ninety-three")]),
+        ("Grandad is ninety two and still gardening.", [("AGE", "ninety two")]),
+        ("My mother-in-law is now ninety-one.", [("AGE", "ninety-one")]),
+        ("At ninety degrees, he felt the hinge give.", []),
+        ("At a hundred metres she slowed down.", []),
         # e-mail headers: a quoted display name before its address, a name after an address
         (
             "To: 'Bartholomew Quist' <bq@example.org>",
