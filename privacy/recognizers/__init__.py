@@ -54,11 +54,12 @@ ID_CUE_END = (
     r"[\"']?[ \t]{0,3}[:#=,-]{0,2}[ \t]{0,3}[\"']?(?:\#[ \t]{0,2})?"
     r"(?i:(?:is|was|it[\'\u2019]?s|it[ \t]is|that[\'\u2019]?s|should[ \t]be|would[ \t]be|"
     r"will[ \t]be|reads|um|uh|er|erm|ah|of|for[ \t](?:him|her|them|the[ \t]patient))[,.]?[ \t]{1,3}"
-    r"){0,3}[(\[]?"
+    r"){0,3}(?:[(\[](?:\#[ \t]?)?)?"
 )
 """The end of an identifier's cue: a parenthesis ("(AU)"), "#", "no.", "number", "ID No.", ":",
 a "#" after the colon ("Medical record: #4471229"), a comma, "is" / "it's" / "should be" /
-"of", spoken fillers ("is, um, ..."), JSON quotes, an opening bracket ("MRN (448812)")."""
+"of", spoken fillers ("is, um, ..."), JSON quotes, an opening bracket ("MRN (448812)"), also
+with a "#" ("chart (#4471229)")."""
 
 ID_VALUE = (
     r"(?i:(?=[A-Z]{0,4}[ /-]?\d)[A-Z0-9]{1,14}"

@@ -364,6 +364,8 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("My mother-in-law is now ninety-one.", [("AGE", "ninety-one")]),
         ("At ninety degrees, he felt the hinge give.", []),
         ("At a hundred metres she slowed down.", []),
+        ("the patient's chart (#4471229) is attached", [("MRN", "4471229")]),
+        ("Account [# 31926819] was closed.", [("ACCOUNT", "31926819")]),
         # e-mail headers: a quoted display name before its address, a name after an address
         (
             "To: 'Bartholomew Quist' <bq@example.org>",
