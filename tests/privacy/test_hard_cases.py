@@ -366,6 +366,11 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("At a hundred metres she slowed down.", []),
         ("the patient's chart (#4471229) is attached", [("MRN", "4471229")]),
         ("Account [# 31926819] was closed.", [("ACCOUNT", "31926819")]),
+        ("Thanks! -Tom", [(P, "Tom")]),
+        ("See you Friday. ~Anneliese", [(P, "Anneliese")]),
+        ("Thx, Marek", [(P, "Marek")]),
+        ("Allergies:\n- Penicillin\n- Latex", []),
+        ("Range 2.-Normal", []),
         # e-mail headers: a quoted display name before its address, a name after an address
         (
             "To: 'Bartholomew Quist' <bq@example.org>",
