@@ -1,18 +1,17 @@
-"""Identifier-shaped tokens without a cue: record, member and account numbers written bare.
-
-In chats and e-mails an id is often given without the word that names it ("it's 00482913",
-"RX448812 is the one on the letter"). A token is identifier-shaped when it holds at least six
-digits (or five with letters: "RX44881", "H-204431", "H/204431"), or is a run of digit groups
-split by single spaces with seven digits in all and one group of four or more ("447 1902",
-"485 777 3456"; not a list of years or of 24-hour times), or has five digits (four with
-letters: "KXM-4471") a little after a record or member cue, and is not something else with digits:
-a decimal or an amount ("1,250.00", "$125000"), a time, a fraction or range ("120/80",
-"3-5"), a quantity with its unit ("250000 /uL", "500000 units"), or a reference code that names
-no one (after "order", "invoice", "ticket", "tracking", "transaction", "confirmation",
-"complaint", "booking", "receipt" or "reference"), or a number after the cue of a checksummed
-type (NPI, routing, SSN, card ...) whose own recognizer rejected it. Phone numbers, dates and
-card numbers found by the other recognizers overlap these spans and keep their own type (a
-merged span takes the type of its longest member; this one's score is the lowest).
+"""Identifier-shaped tokens without a cue: record, member and account numbers written bare. In chats
+and e-mails an id is often given without the word that names it ("it's 00482913", "RX448812 is the
+one on the letter"). A token is identifier-shaped when it holds at least six digits (or five with
+letters: "RX44881", "H-204431", "H/204431"), or is a run of digit groups split by single spaces with
+seven digits in all and one group of four or more ("447 1902", "485 777 3456"; not a list of years
+or of 24-hour times), or has five digits (four with letters: "KXM-4471") a little after a record or
+member cue, and is not something else with digits: a decimal or an amount ("1,250.00", "$125000"), a
+time, a fraction or range ("120/80", "3-5", years "2015-2020"), a quantity with its unit ("250000
+/uL", "500000 units"), or a reference code that names no one (after "order", "invoice", "ticket",
+"tracking", "transaction", "confirmation", "complaint", "booking", "receipt" or "reference"), or a
+number after the cue of a checksummed type (NPI, routing, SSN, card ...) whose own recognizer
+rejected it. Phone numbers, dates and card numbers found by the other recognizers overlap these
+spans and keep their own type (a merged span takes the type of its longest member; this one's score
+is the lowest).
 
 The type is MRN unless a bank word ("account", "bank", "sort code", "IBAN", "transfer") is near,
 then ACCOUNT: the nearest guess for a number whose cue is missing.
@@ -44,6 +43,7 @@ _GROUPED = regex.compile(
     r"|cells|copies|cfu|per)(?![\w]))"
 )
 _YEAR = regex.compile(r"(?:19|20)\d{2}")
+_YEAR_RANGE = regex.compile(r"(?:19|20)\d{2}-(?:19|20)\d{2}")
 # Digit groups split by "/" or "." ("447/1902", "RXH/447/190"): six digits or more, not a date,
 # a decimal, a version or an address of a network.
 _SLASHED = regex.compile(
@@ -80,6 +80,14 @@ _BANK = regex.compile(
 _SSN_SHAPE = regex.compile(r"\d{3}-\d{2}-\d{4}")
 _MIN_DIGITS = 6
 _SCORE = 0.5
+
+
+def _years(value: str) -> bool:
+    """Whether ``value`` is a span of years, the second after the first ("2015-2020")."""
+    if not _YEAR_RANGE.fullmatch(value):
+        return False
+    first, last = (int(part) for part in value.split("-"))
+    return first < last <= first + 60
 
 
 class IdShapeRecognizer(EntityRecognizer):
@@ -129,6 +137,8 @@ class IdShapeRecognizer(EntityRecognizer):
                     continue
             if _SSN_SHAPE.fullmatch(value):
                 continue  # the SSN recognizer and its validator own this shape
+            if _years(value):
+                continue  # a span of years ("2015-2020", "1998-2004"), as in an employment history
             before = text[max(0, match.start() - 40) : match.start()]
             if _NOT_PERSONAL.search(before) or _CHECKED_CUE.search(before):
                 continue

@@ -371,6 +371,13 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ("Thx, Marek", [(P, "Marek")]),
         ("Allergies:\n- Penicillin\n- Latex", []),
         ("Range 2.-Normal", []),
+        ("Company Name | Northwind Traders", [("ORGANIZATION", "Northwind Traders")]),
+        (
+            "Previous employer: Oakridge Capital LLP (2015-2020)",
+            [("ORGANIZATION", "Oakridge Capital LLP")],
+        ),
+        ("Worked there 2015-2020, then retired.", []),
+        ("File 2024-2011 was reopened.", [("MRN", "2024-2011")]),  # not a span of years
         # e-mail headers: a quoted display name before its address, a name after an address
         (
             "To: 'Bartholomew Quist' <bq@example.org>",
