@@ -1,17 +1,18 @@
-"""Identifier-shaped tokens without a cue: record, member and account numbers written bare. In chats
-and e-mails an id is often given without the word that names it ("it's 00482913", "RX448812 is the
-one on the letter"). A token is identifier-shaped when it holds at least six digits (or five with
-letters: "RX44881", "H-204431", "H/204431"), or is a run of digit groups split by single spaces with
-seven digits in all and one group of four or more ("447 1902", "485 777 3456"; not a list of years
-or of 24-hour times), or has five digits (four with letters: "KXM-4471") a little after a record or
-member cue, and is not something else with digits: a decimal or an amount ("1,250.00", "$125000"), a
-time, a fraction or range ("120/80", "3-5", years "2015-2020"), a quantity with its unit ("250000
-/uL", "500000 units"), or a reference code that names no one (after "order", "invoice", "ticket",
-"tracking", "transaction", "confirmation", "complaint", "booking", "receipt" or "reference"), or a
-number after the cue of a checksummed type (NPI, routing, SSN, card ...) whose own recognizer
-rejected it. Phone numbers, dates and card numbers found by the other recognizers overlap these
-spans and keep their own type (a merged span takes the type of its longest member; this one's score
-is the lowest).
+"""Identifier-shaped tokens without a cue: record, member and account numbers written bare.
+
+In chats and e-mails an id is often given without the word that names it ("it's 00482913", "RX448812
+is the one on the letter"). A token is identifier-shaped when it holds at least six digits (or five
+with letters: "RX44881", "H-204431", "H/204431"), or is a run of digit groups split by single spaces
+with seven digits in all and one group of four or more ("447 1902", "485 777 3456"; not a list of
+years or of 24-hour times), or has five digits (four with letters: "KXM-4471") a little after a
+record or member cue, and is not something else with digits: a decimal or an amount ("1,250.00",
+"$125000"), a time, a fraction or range ("120/80", "3-5", years "2015-2020"), a quantity with its
+unit ("250000 /uL", "500000 units"), or a reference code that names no one (after "order",
+"invoice", "ticket", "tracking", "transaction", "confirmation", "complaint", "booking", "receipt" or
+"reference"), or a number after the cue of a checksummed type (NPI, routing, SSN, card ...) whose
+own recognizer rejected it. Phone numbers, dates and card numbers found by the other recognizers
+overlap these spans and keep their own type (a merged span takes the type of its longest member;
+this one's score is the lowest).
 
 The type is MRN unless a bank word ("account", "bank", "sort code", "IBAN", "transfer") is near,
 then ACCOUNT: the nearest guess for a number whose cue is missing.
