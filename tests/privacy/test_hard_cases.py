@@ -378,6 +378,12 @@ CASES: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
         ),
         ("Worked there 2015-2020, then retired.", []),
         ("File 2024-2011 was reopened.", [("MRN", "2024-2011")]),  # not a span of years
+        ("@Priyanka can you check the referral?", [(P, "Priyanka")]),
+        ("per Okonjo, the results are back", [(P, "Okonjo")]),
+        ("Spoke w/ son (Dmitri) re: discharge", [(P, "Dmitri")]),
+        ("Mail priya@example.org or @Home Office.", [("EMAIL", "priya@example.org")]),
+        ("Give 5 mg per Protocol, twice daily per Day.", []),
+        ("Dose per kg (Adjusted) re: weight", []),
         # e-mail headers: a quoted display name before its address, a name after an address
         (
             "To: 'Bartholomew Quist' <bq@example.org>",
